@@ -1,0 +1,17 @@
+/**
+ * The subcommands of `realip`. Each is loaded only when used, so `realip webhook` never loads the
+ * sidecar and vice versa. A command returns its exit code.
+ */
+export type CommandRun = (argv: readonly string[]) => Promise<number>;
+
+export interface Command {
+  readonly summary: string;
+  readonly load: () => Promise<CommandRun>;
+}
+
+export const commands: Readonly<Record<string, Command>> = {
+  decode: {
+    summary: 'decode a PROXY protocol header given as hex (a debugging aid)',
+    load: async () => (await import('../sidecar/proxy-protocol/cli.ts')).run,
+  },
+};

@@ -1,0 +1,38 @@
+import { version } from '../common/version.ts';
+import { commands } from './commands.ts';
+
+function usage(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    'Usage: realip <command> [options]',
+    '',
+    'realip makes every pod see the real client address: it terminates the PROXY protocol sent by an',
+    'edge L4 load balancer and re-presents the client to unmodified apps.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}${commands[n]!.summary}`),
+    '',
+    'Run "realip <command> --help" for the options of a command. Every option also reads a REALIP_* variable.',
+    `  ${'--version'.padEnd(width)}  print the version`,
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`realip: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const run = await command.load();
+  return run(rest);
+}

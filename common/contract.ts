@@ -1,0 +1,98 @@
+/**
+ * The contract between the webhook (which writes it into pod specs), the sidecar and `realip init`
+ * (which read it). Defined once here; both sides import it so the names cannot drift.
+ */
+
+/** Namespace label that opts a namespace in. */
+export const INJECT_LABEL = 'realip.dev/inject';
+export const INJECT_LABEL_VALUE = 'enabled';
+
+/** Pod annotations, all under realip.dev/. */
+export const ANNOTATION_PREFIX = 'realip.dev/';
+export const Annotations = Object.freeze({
+  /** "false" opts a pod out. */
+  inject: 'realip.dev/inject',
+  /** Ports and modes, e.g. "8080=http,5432=tcp,6379=transparent". */
+  ports: 'realip.dev/ports',
+  trustedCidrs: 'realip.dev/trusted-cidrs',
+  proxy: 'realip.dev/proxy',
+  steering: 'realip.dev/steering',
+  redirectFrom: 'realip.dev/redirect-from',
+  emit: 'realip.dev/emit',
+  cpuRequest: 'realip.dev/sidecar-cpu-request',
+  memoryRequest: 'realip.dev/sidecar-memory-request',
+  cpuLimit: 'realip.dev/sidecar-cpu-limit',
+  memoryLimit: 'realip.dev/sidecar-memory-limit',
+  /** Written by the webhook: what was injected (JSON). */
+  status: 'realip.dev/status',
+});
+
+/** Environment variables read by the sidecar and `realip init`, written by the webhook. */
+export const Env = Object.freeze({
+  listeners: 'REALIP_LISTENERS',
+  appHost: 'REALIP_APP_HOST',
+  trustedCidrs: 'REALIP_TRUSTED_CIDRS',
+  proxy: 'REALIP_PROXY',
+  headerTimeoutMs: 'REALIP_HEADER_TIMEOUT_MS',
+  adminPort: 'REALIP_ADMIN_PORT',
+  emit: 'REALIP_EMIT',
+  redirectFrom: 'REALIP_REDIRECT_FROM',
+  logLevel: 'REALIP_LOG_LEVEL',
+});
+
+/** Listener modes. */
+export const LISTENER_MODES = ['http', 'tcp', 'transparent'] as const;
+export type ListenerMode = (typeof LISTENER_MODES)[number];
+
+export const PROXY_MODES = ['required', 'optional'] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
+
+export const STEERING_MODES = ['redirect', 'port'] as const;
+export type SteeringMode = (typeof STEERING_MODES)[number];
+
+export const Defaults = Object.freeze({
+  adminPort: 15021,
+  appHost: '127.0.0.1',
+  headerTimeoutMs: 5000,
+  proxy: 'required' as ProxyMode,
+  /** Safe default: nobody is trusted until the operator says who the edge is. */
+  trustedCidrs: [] as readonly string[],
+  /** First port the webhook assigns to sidecar listeners (one per intercepted app port). */
+  sidecarPortBase: 15001,
+});
+
+/** Names of what the webhook injects. */
+export const SIDECAR_CONTAINER = 'realip-sidecar';
+export const INIT_CONTAINER = 'realip-init';
+
+/** One listener: MODE:LISTEN_PORT:APP_PORT. */
+export interface ListenerSpec {
+  readonly mode: ListenerMode;
+  readonly listenPort: number;
+  readonly appPort: number;
+}
+
+export function formatListener(l: ListenerSpec): string {
+  return `${l.mode}:${l.listenPort}:${l.appPort}`;
+}
+
+/** Parses one MODE:LISTEN_PORT:APP_PORT; returns a problem string instead of throwing. */
+export function parseListener(text: string): ListenerSpec | string {
+  const parts = text.trim().split(':');
+  if (parts.length !== 3) return `listener "${text}": expected MODE:LISTEN_PORT:APP_PORT`;
+  const [mode, listen, app] = parts as [string, string, string];
+  if (!(LISTENER_MODES as readonly string[]).includes(mode)) {
+    return `listener "${text}": mode "${mode}" is not one of ${LISTENER_MODES.join(', ')}`;
+  }
+  const listenPort = parsePort(listen);
+  const appPort = parsePort(app);
+  if (listenPort === undefined) return `listener "${text}": listen port "${listen}" is not a port 1-65535`;
+  if (appPort === undefined) return `listener "${text}": app port "${app}" is not a port 1-65535`;
+  return { mode: mode as ListenerMode, listenPort, appPort };
+}
+
+export function parsePort(text: string): number | undefined {
+  if (!/^[1-9][0-9]{0,4}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= 65535 ? n : undefined;
+}

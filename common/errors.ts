@@ -1,0 +1,30 @@
+/**
+ * Typed errors with stable codes. Every code used in the source is listed in docs/errors.md
+ * (test/unit/errors-doc.test.ts fails otherwise). Codes are never reused for another meaning.
+ *
+ * Code families: PP_ (PROXY protocol codec and reader), CFG_ (configuration), HTTP_ (HTTP hop),
+ * TCP_ (TCP and transparent hops), STEER_ (realip init), WH_ (webhook), INJ_ (injection decision
+ * and patch), CERT_ (certificates), CHK_ (realip check), CLI_ (command line).
+ */
+export class RealipError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RealipError';
+    this.code = code;
+  }
+}
+
+export function isRealipError(err: unknown): err is RealipError {
+  return err instanceof RealipError;
+}
+
+/** A configuration problem: carries every problem found, so the user fixes them all at once. */
+export class ConfigError extends RealipError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('CFG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

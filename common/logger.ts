@@ -1,0 +1,18 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LEVELS)[number];
+export function isLogLevel(s: string): s is LogLevel {
+  return (LEVELS as readonly string[]).includes(s);
+}
+
+/** One JSON logger per process, written to stderr so stdout stays for command output. */
+export function createLogger(name: string, level: LogLevel = 'info'): Logger {
+  return pino({ name, level, base: { component: name } }, pino.destination({ fd: 2, sync: false }));
+}
+
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

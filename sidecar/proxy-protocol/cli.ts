@@ -1,0 +1,31 @@
+/** `realip decode HEX`: decode a PROXY header given as hex and print it as JSON (debugging aid). */
+import { decode } from './decode.ts';
+import { namedTlvs } from './tlv.ts';
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const hex = argv[0];
+  if (hex === undefined || hex === '--help' || hex === '-h') {
+    process.stdout.write(
+      'Usage: realip decode HEX\n\nDecodes a PROXY protocol v1/v2 header given as hex and prints it as JSON.\n',
+    );
+    return hex === undefined ? 2 : 0;
+  }
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) {
+    process.stderr.write('realip decode: argument must be an even number of hex digits\n');
+    return 2;
+  }
+  const r = decode(Buffer.from(hex, 'hex'));
+  if (r.kind === 'need-more') {
+    process.stderr.write('realip decode: incomplete header (need more bytes)\n');
+    return 1;
+  }
+  if (r.kind === 'error') {
+    process.stderr.write(`realip decode: ${r.error.code}: ${r.error.message}\n`);
+    return 1;
+  }
+  const { tlvs, ...rest } = r.header;
+  process.stdout.write(
+    `${JSON.stringify({ ...rest, consumed: r.consumed, tlvs: namedTlvs(tlvs) }, null, 2)}\n`,
+  );
+  return 0;
+}
