@@ -96,3 +96,17 @@ export function parsePort(text: string): number | undefined {
   const n = Number(text);
   return n <= 65535 ? n : undefined;
 }
+
+/**
+ * Health checks in redirect mode (Istio's design): the webhook rewrites an app container's httpGet
+ * and tcpSocket probes that target an intercepted port to the sidecar's admin port, and the sidecar
+ * performs the check against the app on localhost (no PROXY header needed, nothing redirected).
+ *   GET /app-health/http/{appPort}{path}  -> HTTP GET http://APP_HOST:{appPort}{path}; 2xx/3xx = ok
+ *   GET /app-health/tcp/{appPort}         -> TCP connect to APP_HOST:{appPort}
+ */
+export const APP_HEALTH_PREFIX = '/app-health';
+export function appHealthPath(kind: 'http' | 'tcp', appPort: number, path = '/'): string {
+  return kind === 'http'
+    ? `${APP_HEALTH_PREFIX}/http/${appPort}${path.startsWith('/') ? path : `/${path}`}`
+    : `${APP_HEALTH_PREFIX}/tcp/${appPort}`;
+}

@@ -28,5 +28,9 @@ test('every error code in the source is documented in docs/errors.md', () => {
   }
   assert.ok(found.size > 10, `expected to find error codes in the source, found ${found.size}`);
   const missing = [...found].filter(([code]) => !new RegExp(`\\b${code}\\b`).test(doc));
-  assert.deepEqual(missing, [], `codes missing from docs/errors.md: ${missing.map(([c, f]) => `${c} (${f})`).join(', ')}`);
+  assert.deepEqual(
+    missing,
+    [],
+    `codes missing from docs/errors.md: ${missing.map(([c, f]) => `${c} (${f})`).join(', ')}`,
+  );
 });
