@@ -8,10 +8,10 @@ function labelKey(labels: Labels | undefined): string {
   if (!labels) return '';
   const keys = Object.keys(labels);
   if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escape(String(labels[k]))}"`).join(',')}}`;
+  return `{${keys.map((k) => `${k}="${escapeLabel(String(labels[k]))}"`).join(',')}}`;
 }
 
-function escape(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -93,7 +93,9 @@ export class Histogram implements Metric {
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
+    for (let i = 0; i < this.buckets.length; i++) {
+      lines.push(`${this.name}_bucket{le="${this.buckets[i]}"} ${this.counts[i]}`);
+    }
     lines.push(
       `${this.name}_bucket{le="+Inf"} ${this.count}`,
       `${this.name}_sum ${this.sum}`,
