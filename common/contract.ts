@@ -59,6 +59,15 @@ export const Defaults = Object.freeze({
   trustedCidrs: [] as readonly string[],
   /** First port the webhook assigns to sidecar listeners (one per intercepted app port). */
   sidecarPortBase: 15001,
+  /**
+   * Policy-routing table for transparent listeners (go-mmproxy's recipe): replies from the app on
+   * loopback to a non-local client address are routed back into the pod's own stack.
+   *   ip rule add from 127.0.0.1/8 iif lo table 15100 ; ip route add local 0.0.0.0/0 dev lo table 15100
+   *   ip -6 rule add from ::1/128 iif lo table 15100  ; ip -6 route add local ::/0 dev lo table 15100
+   */
+  transparentRouteTable: 15100,
+  /** iptables chain that `realip init` owns (nat table), jumped to from PREROUTING. */
+  iptablesChain: 'REALIP_PREROUTING',
 });
 
 /** Names of what the webhook injects. */
