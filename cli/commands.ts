@@ -10,6 +10,10 @@ export interface Command {
 }
 
 export const commands: Readonly<Record<string, Command>> = {
+  sidecar: {
+    summary: 'run the sidecar: terminate PROXY protocol, re-present the client to the app',
+    load: async () => (await import('../sidecar/main.ts')).run,
+  },
   decode: {
     summary: 'decode a PROXY protocol header given as hex (a debugging aid)',
     load: async () => (await import('../sidecar/proxy-protocol/cli.ts')).run,

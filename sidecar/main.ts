@@ -1,0 +1,91 @@
+/**
+ * `realip sidecar`: the only file of the sidecar that touches process.*. Config -> logger -> admin
+ * and listeners -> on SIGTERM: not ready, stop accepting, drain in-flight work, exit 0.
+ */
+import type { Server } from 'node:http';
+import { isRealipError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { startAdmin } from './admin.ts';
+import { parseSidecarConfig, SIDECAR_USAGE, type SidecarConfig } from './config.ts';
+import type { Hop } from './hop.ts';
+import { hopFactories } from './hops.ts';
+import { type Listener, startListener } from './listener.ts';
+import { createSidecarMetrics } from './metrics.ts';
+
+export async function run(argv: readonly string[]): Promise<number> {
+  let config: SidecarConfig;
+  try {
+    const parsed = parseSidecarConfig(argv, process.env);
+    if (parsed.help) {
+      process.stdout.write(`${SIDECAR_USAGE}\n`);
+      return 0;
+    }
+    config = parsed.config;
+  } catch (err: unknown) {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(`${SIDECAR_USAGE}\n`);
+      return 0;
+    }
+    process.stderr.write(`realip sidecar: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const log = createLogger('realip-sidecar', config.logLevel);
+  const metrics = createSidecarMetrics();
+  const state = { ready: false };
+  const listeners: { listener: Listener; hop: Hop }[] = [];
+  let admin: Server | undefined;
+  try {
+    if (config.trusted.size === 0) {
+      log.warn(
+        'no trusted CIDRs: every PROXY header will be refused (set --trusted-cidrs to the edge/node ranges)',
+      );
+    }
+    admin = await startAdmin({
+      port: config.adminPort,
+      host: config.adminHost,
+      appHost: config.appHost,
+      probeTimeoutMs: 10000,
+      metrics,
+      log,
+      state,
+    });
+    for (const spec of config.listeners) {
+      const factory = await hopFactories[spec.mode]();
+      const hop = await factory({
+        listener: spec,
+        config,
+        log: log.child({ listener: spec.listenPort }),
+        metrics,
+      });
+      listeners.push({ listener: await startListener(spec, config, hop, log, metrics), hop });
+    }
+  } catch (err: unknown) {
+    const code = isRealipError(err) ? `${err.code}: ` : '';
+    process.stderr.write(`realip sidecar: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    log.flush();
+    for (const { listener } of listeners) listener.server.close();
+    admin?.close();
+    return 1;
+  }
+  state.ready = true;
+  log.info({ listeners: config.listeners.length, adminPort: config.adminPort }, 'sidecar ready');
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  state.ready = false;
+  log.info({ signal, graceMs: config.drainTimeoutMs }, 'draining');
+  const deadline = Date.now() + config.drainTimeoutMs;
+  for (const { listener } of listeners) listener.server.close();
+  await Promise.all(listeners.map(({ hop }) => hop.drain(deadline)));
+  let left = 0;
+  for (const { listener } of listeners) {
+    left += listener.sockets.size;
+    listener.destroyAll();
+  }
+  admin.close();
+  log.info({ destroyed: left }, 'drained');
+  log.flush();
+  return 0;
+}
