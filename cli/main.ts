@@ -36,3 +36,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const run = await command.load();
   return run(rest);
 }
+
+// `node cli/main.ts ...` from a checkout runs the CLI directly (bin/realip.js does the same).
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -109,22 +109,37 @@ export function reader(raw: RawOptions) {
  * Runs one coercion; on failure records the message (which names the variable and what was
  * expected) and returns the fallback so parsing can go on and report every problem.
  */
-export function attempt<T>(problems: string[], fallback: T, fn: () => T, specs?: readonly OptionSpec[]): T {
+export function attempt<T>(
+  problems: string[],
+  fallback: T,
+  fn: () => T,
+  specs?: readonly OptionSpec[],
+  values?: Readonly<Record<string, string>>,
+): T {
   try {
     return fn();
   } catch (err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
-    problems.push(withFlag(message, specs));
+    problems.push(withFlag(message, specs, values));
     return fallback;
   }
 }
 
-function withFlag(message: string, specs: readonly OptionSpec[] | undefined): string {
-  if (!specs) return message;
-  for (const s of specs) {
-    if (message.includes(`"${s.env}"`)) return `--${s.flag} / ${message.replace(/^env-var: /, '')}`;
+/** Rewrites env-var's message to name the flag, the variable and the bad value. */
+function withFlag(
+  message: string,
+  specs?: readonly OptionSpec[],
+  values?: Readonly<Record<string, string>>,
+): string {
+  const bare = message.replace(/^env-var: /, '');
+  for (const s of specs ?? []) {
+    const quoted = `"${s.env}"`;
+    if (!bare.includes(quoted)) continue;
+    const value = values?.[s.env];
+    const rest = bare.replace(quoted, '').trim();
+    return `--${s.flag} / ${s.env}${value !== undefined ? ` = "${value}"` : ''}: ${rest}`;
   }
-  return message.replace(/^env-var: /, '');
+  return bare;
 }
 
 export function renderHelp(usage: string, summary: string, specs: readonly OptionSpec[]): string {

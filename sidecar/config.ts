@@ -171,9 +171,10 @@ export function parseSidecarConfig(
         return v;
       },
       specs,
+      raw.values,
     );
   const intOrZero = (name: string, fallback: number) =>
-    attempt(problems, fallback, () => e.get(name).required().asInt(), specs);
+    attempt(problems, fallback, () => e.get(name).required().asInt(), specs, raw.values);
 
   const listeners: ListenerSpec[] = [];
   const listenerText = raw.values[Env.listeners] ?? '';
@@ -205,6 +206,7 @@ export function parseSidecarConfig(
         .required()
         .asEnum([...PROXY_MODES]),
     specs,
+    raw.values,
   );
   const forwarded = attempt(
     problems,
@@ -215,6 +217,7 @@ export function parseSidecarConfig(
         .required()
         .asEnum([...FORWARDED_POLICIES]),
     specs,
+    raw.values,
   );
   const emit = attempt(
     problems,
@@ -225,6 +228,7 @@ export function parseSidecarConfig(
         .required()
         .asEnum([...EMIT_VERSIONS]),
     specs,
+    raw.values,
   );
   const logLevel = raw.values[Env.logLevel] ?? 'info';
   if (!isLogLevel(logLevel))
