@@ -119,3 +119,20 @@ export function appHealthPath(kind: 'http' | 'tcp', appPort: number, path = '/')
     ? `${APP_HEALTH_PREFIX}/http/${appPort}${path.startsWith('/') ? path : `/${path}`}`
     : `${APP_HEALTH_PREFIX}/tcp/${appPort}`;
 }
+
+/** The sidecar's admin endpoints on REALIP_ADMIN_PORT (the webhook points the sidecar's probes here). */
+export const SidecarAdminPaths = Object.freeze({
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+});
+
+/** The injected sidecar runs as this non-root user and group (Istio's choice of 1337). */
+export const SIDECAR_UID = 1337;
+
+/**
+ * Without native sidecars, the sidecar is the first regular container and its postStart hook runs
+ * this (the image's entrypoint is `realip`): it returns once the admin port answers /readyz, so the
+ * kubelet starts the app containers only after the sidecar is listening.
+ */
+export const SIDECAR_WAIT_COMMAND = Object.freeze(['realip', 'sidecar-wait'] as const);
