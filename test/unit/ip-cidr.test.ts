@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CidrSet, parseCidr } from '../../common/cidr.ts';
+import { formatIPv6, normalizeIp, parseIPv4, parseIPv6 } from '../../common/ip.ts';
+
+test('IPv4 parsing is canonical-only', () => {
+  assert.deepEqual(Array.from(parseIPv4('192.168.0.1')!), [192, 168, 0, 1]);
+  for (const bad of ['192.168.0.01', '256.1.1.1', '1.2.3', '1.2.3.4.5', '', '1..2.3', ' 1.2.3.4', '0x1.2.3.4']) {
+    assert.equal(parseIPv4(bad), undefined, bad);
+  }
+});
+
+test('IPv6 parsing and RFC 5952 formatting', () => {
+  const cases: [string, string][] = [
+    ['2001:db8::1', '2001:db8::1'],
+    ['2001:0DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['1::', '1::'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['::ffff:1.2.3.4', '::ffff:102:304'],
+  ];
+  for (const [input, want] of cases) assert.equal(formatIPv6(parseIPv6(input)!), want, input);
+  for (const bad of ['1:2:3:4:5:6:7:8:9', '1::2::3', 'fe80::1%eth0', ':::', '12345::', 'g::1', '1:2:3:4:5:6:7']) {
+    assert.equal(parseIPv6(bad), undefined, bad);
+  }
+});
+
+test('IPv4-mapped IPv6 is shown and matched as IPv4', () => {
+  assert.equal(normalizeIp('::ffff:10.1.2.3'), '10.1.2.3');
+  const { set } = CidrSet.parse(['10.0.0.0/8']);
+  assert.ok(set.has('::ffff:10.1.2.3'));
+  assert.ok(set.has('10.255.255.255'));
+  assert.ok(!set.has('11.0.0.1'));
+});
+
+test('CIDR sets match by prefix, both families, and report bad entries', () => {
+  const { set, problems } = CidrSet.parse(['192.168.0.0/23', '2001:db8::/32', '203.0.113.7', 'nonsense', '10.0.0.0/40']);
+  assert.equal(problems.length, 2);
+  assert.ok(set.has('192.168.1.255'));
+  assert.ok(!set.has('192.168.2.0'));
+  assert.ok(set.has('2001:db8:ffff::1'));
+  assert.ok(!set.has('2001:db9::1'));
+  assert.ok(set.has('203.0.113.7'));
+  assert.ok(!set.has('203.0.113.8'));
+  assert.ok(!set.has('not an ip'));
+  assert.ok(new CidrSet([]).has('1.2.3.4') === false, 'the empty set trusts nobody');
+  const all = parseCidr('0.0.0.0/0');
+  assert.ok(typeof all !== 'string' && all.prefix === 0);
+});
