@@ -14,6 +14,10 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'run the sidecar: terminate PROXY protocol, re-present the client to the app',
     load: async () => (await import('../sidecar/main.ts')).run,
   },
+  init: {
+    summary: 'steer app ports into the sidecar (iptables REDIRECT, policy routing; --dry-run, --cleanup)',
+    load: async () => (await import('../sidecar/steering/cli.ts')).run,
+  },
   decode: {
     summary: 'decode a PROXY protocol header given as hex (a debugging aid)',
     load: async () => (await import('../sidecar/proxy-protocol/cli.ts')).run,
