@@ -1,0 +1,335 @@
+/**
+ * A real Kubernetes control plane for tests: etcd and kube-apiserver, both built from Go modules by
+ * test/setup.d/20-k8s-tools.sh, on loopback with random ports and a temp directory. No kubelet, no
+ * controller-manager, no scheduler: pods are stored (and pass admission) but never run.
+ *
+ * The admin user authenticates with a static token and is in system:masters; authorization is RBAC,
+ * so tokens of ServiceAccounts (TokenRequest works without a controller-manager) get exactly what
+ * their Roles grant: the chart's least-privilege RBAC is exercised for real.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const TOOLS_SCRIPT = join(ROOT, 'test/setup.d/20-k8s-tools.sh');
+
+export type Tool = 'helm' | 'kube-apiserver' | 'etcd';
+
+let binDir: string | undefined;
+/** The cached bin directory of the Go-built tools (the build script owns the cache key). */
+export function toolsBinDir(): string {
+  binDir ??= execFileSync('bash', [TOOLS_SCRIPT, '--print-dir'], { encoding: 'utf8' }).trim();
+  return binDir;
+}
+
+/** Absolute path of a Go-built tool; throws a message telling how to build it when it is missing. */
+export function toolPath(tool: Tool): string {
+  const p = join(toolsBinDir(), tool);
+  if (!existsSync(p)) {
+    throw new Error(
+      `${tool} not found at ${p}: build the control-plane tools with "bash test/setup.sh" ` +
+        '(or just "bash test/setup.d/20-k8s-tools.sh"; about 15 minutes once, cached afterwards)',
+    );
+  }
+  return p;
+}
+
+export const CHART_DIR = join(ROOT, 'charts/realip');
+
+let helmHome: string | undefined;
+/** Runs the Go-built helm with a private HOME (no repositories, no plugins, no user config). */
+export function helm(args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  const bin = toolPath('helm');
+  helmHome ??= mkdtempSync(join(tmpdir(), 'realip-helm-home-'));
+  const r = spawnSync(bin, args, {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: helmHome,
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+    },
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `helm template` of our chart; throws with helm's message on failure. */
+export function helmTemplate(
+  setArgs: readonly string[] = [],
+  opts: { release?: string; namespace?: string } = {},
+): string {
+  const r = helm([
+    'template',
+    opts.release ?? 'realip',
+    CHART_DIR,
+    '--namespace',
+    opts.namespace ?? 'realip-system',
+    ...setArgs,
+  ]);
+  if (r.status !== 0) throw new Error(`helm template failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ControlPlane {
+  /** https://127.0.0.1:PORT */
+  readonly server: string;
+  readonly kubeconfigPath: string;
+  readonly kc: KubeConfig;
+  /** The admin's bearer token (system:masters). */
+  readonly token: string;
+  /** The API server's serving CA (PEM), as in the kubeconfig. */
+  readonly caPem: string;
+  /** Temp directory holding data, logs and keys; removed by stop(). */
+  readonly dir: string;
+  /** Writes a kubeconfig for another bearer token (e.g. a ServiceAccount's) and returns its path. */
+  kubeconfigForToken(name: string, token: string): string;
+  stop(): Promise<void>;
+}
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+}
+
+function start(name: string, cmd: string, args: string[], dir: string): Proc {
+  const log = join(dir, `${name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return { name, child, log };
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function get(url: string, token: string, ca?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        ...(ca ? { ca } : { rejectUnauthorized: false }),
+        timeout: 2000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor(what: string, proc: Proc, check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode} before ${what}:\n${tail(proc.log)}`);
+    }
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what} (${String(last)}):\n${tail(proc.log)}`,
+  );
+}
+
+function kubeconfigYaml(name: string, server: string, caPem: string, token: string): string {
+  const ca = Buffer.from(caPem).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: realip-test',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    'users:',
+    `- name: ${name}`,
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    `- name: ${name}`,
+    '  context:',
+    '    cluster: realip-test',
+    `    user: ${name}`,
+    `current-context: ${name}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Starts etcd and kube-apiserver and waits for /readyz. Pass the test context to have it stopped in
+ * t.after (which runs even when the test fails).
+ */
+export async function startControlPlane(t?: TestContext): Promise<ControlPlane> {
+  const etcdBin = toolPath('etcd');
+  const apiserverBin = toolPath('kube-apiserver');
+  const dir = mkdtempSync(join(tmpdir(), 'realip-k8s-'));
+  const procs: Proc[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const p of [...procs].reverse()) await stopProc(p);
+    if (!process.env.REALIP_KEEP_K8S_DIR) rmSync(dir, { recursive: true, force: true });
+  };
+  // A crashed test runner must not leave servers behind.
+  const onExit = () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  };
+  process.once('exit', onExit);
+  t?.after(stop);
+  try {
+    const etcdPort = await freePort();
+    const peerPort = await freePort();
+    const etcd = start(
+      'etcd',
+      etcdBin,
+      [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      ],
+      dir,
+    );
+    procs.push(etcd);
+    await waitFor(
+      'etcd to be ready',
+      etcd,
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${etcdPort}/health`);
+        return res.ok;
+      },
+      30_000,
+    );
+
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const token = randomBytes(24).toString('hex');
+    writeFileSync(join(dir, 'tokens.csv'), `${token},realip-admin,realip-admin-uid,"system:masters"\n`);
+    const certDir = join(dir, 'certs');
+    mkdirSync(certDir);
+    const port = await freePort();
+    const apiserver = start(
+      'kube-apiserver',
+      apiserverBin,
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--cert-dir=${certDir}`,
+        '--service-cluster-ip-range=10.96.0.0/24',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${join(dir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        // No controller-manager creates the "default" ServiceAccount of each namespace, which this
+        // plugin would require for every pod.
+        '--disable-admission-plugins=ServiceAccount',
+        '--allow-privileged=true',
+        '--profiling=false',
+        '--enable-priority-and-fairness=false',
+        '--endpoint-reconciler-type=none',
+        '-v=1',
+      ],
+      dir,
+    );
+    procs.push(apiserver);
+    const server = `https://127.0.0.1:${port}`;
+    await waitFor(
+      'kube-apiserver /readyz',
+      apiserver,
+      async () => (await get(`${server}/readyz`, token)).status === 200,
+      90_000,
+    );
+    const caPem = readFileSync(join(certDir, 'apiserver.crt'), 'utf8');
+    const kubeconfigFor = (name: string, tok: string) => {
+      const path = join(dir, `kubeconfig-${name}.yaml`);
+      writeFileSync(path, kubeconfigYaml(name, server, caPem, tok), { mode: 0o600 });
+      return path;
+    };
+    const kubeconfigPath = kubeconfigFor('admin', token);
+    // The kubeconfig must verify the server for real (no insecure-skip-tls-verify).
+    await get(`${server}/version`, token, caPem);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    const cp: ControlPlane = {
+      server,
+      kubeconfigPath,
+      kc,
+      token,
+      caPem,
+      dir,
+      kubeconfigForToken: kubeconfigFor,
+      stop: async () => {
+        process.removeListener('exit', onExit);
+        await stop();
+      },
+    };
+    return cp;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
