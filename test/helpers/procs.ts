@@ -54,6 +54,8 @@ export interface Proc {
   readonly child: ChildProcess;
   readonly dir: string;
   output(): string;
+  /** Waits until the port accepts; fails at once (with the process output) if the process exits. */
+  ready(port: number, host?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,10 +68,20 @@ function startProc(cmd: string, args: string[], dir: string): Proc {
   child.stderr?.on('data', (d: Buffer) => {
     out += d.toString();
   });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, sig) =>
+      reject(new Error(`${cmd} exited (${code ?? sig}) before it was ready:\n${out}`)),
+    ),
+  );
+  exited.catch(() => {});
   return {
     child,
     dir,
     output: () => out,
+    ready: (port, host = '127.0.0.1') =>
+      Promise.race([waitForPort(port, host), exited]).catch((e: Error) => {
+        throw new Error(`${e.message}\n${out}`);
+      }),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -90,7 +102,7 @@ export function startHaproxy(config: string): Proc {
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(
     file,
-    `global\n  maxconn 10000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\n${config}\n`,
+    `global\n  maxconn 4000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\n${config}\n`,
   );
   return startProc(bin, ['-db', '-f', file], dir);
 }
