@@ -8,58 +8,96 @@
  */
 
 export function parseIPv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  // A hand-written scan: this runs once per connection on the header path.
+  const len = text.length;
+  if (len < 7 || len > 15) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= len; i++) {
+    const c = i < len ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39) return undefined;
+    // No leading zeros: "0" alone is fine, "01" is not.
+    if (digits === 1 && value === 0) return undefined;
+    value = value * 10 + (c - 0x30);
+    if (value > 255) return undefined;
+    digits++;
+  }
+  return part === 4 ? out : undefined;
+}
+
+export function parseIPv6(text: string): Uint8Array | undefined {
+  const len = text.length;
+  if (len < 2 || len > 45) return undefined;
+  const words = new Uint16Array(8);
+  let n = 0;
+  let dbl = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 0x3a) {
+    if (text.charCodeAt(1) !== 0x3a) return undefined;
+    dbl = 0;
+    i = 2;
+  }
+  while (i < len) {
+    if (n >= 8) return undefined;
+    let j = i;
+    let v = 0;
+    while (j < len && j - i < 5) {
+      const h = hexValue(text.charCodeAt(j));
+      if (h < 0) break;
+      v = v * 16 + h;
+      j++;
+    }
+    if (j < len && text.charCodeAt(j) === 0x2e) {
+      // Embedded IPv4 in the last 32 bits.
+      if (n > 6) return undefined;
+      const v4 = parseIPv4(text.slice(i));
+      if (!v4) return undefined;
+      words[n++] = (v4[0]! << 8) | v4[1]!;
+      words[n++] = (v4[2]! << 8) | v4[3]!;
+      break;
+    }
+    if (j === i || j - i > 4) return undefined;
+    words[n++] = v;
+    if (j === len) break;
+    if (text.charCodeAt(j) !== 0x3a || j + 1 === len) return undefined;
+    if (text.charCodeAt(j + 1) === 0x3a) {
+      if (dbl >= 0) return undefined;
+      dbl = n;
+      i = j + 2;
+    } else {
+      i = j + 1;
+    }
+  }
+  if (dbl < 0 ? n !== 8 : n > 7) return undefined;
+  const out = new Uint8Array(16);
+  const tail = dbl < 0 ? 0 : n - dbl;
+  const head = n - tail;
+  for (let k = 0; k < head; k++) {
+    out[k * 2] = words[k]! >> 8;
+    out[k * 2 + 1] = words[k]! & 0xff;
+  }
+  for (let k = 0; k < tail; k++) {
+    const at = 8 - tail + k;
+    out[at * 2] = words[head + k]! >> 8;
+    out[at * 2 + 1] = words[head + k]! & 0xff;
   }
   return out;
 }
 
-export function parseIPv6(text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  const out = new Uint8Array(16);
-  let head = text;
-  let tail = '';
-  const dbl = text.indexOf('::');
-  if (dbl !== -1) {
-    if (text.indexOf('::', dbl + 1) !== -1) return undefined;
-    head = text.slice(0, dbl);
-    tail = text.slice(dbl + 2);
-  }
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === '' ? [] : tail.split(':');
-  const words: number[] = [];
-  const tailWords: number[] = [];
-  const all = [
-    ...headGroups.map((g) => [g, words] as const),
-    ...tailGroups.map((g) => [g, tailWords] as const),
-  ];
-  for (let i = 0; i < all.length; i++) {
-    const [g, into] = all[i]!;
-    const last = i === all.length - 1;
-    if (last && g.includes('.')) {
-      const v4 = parseIPv4(g);
-      if (!v4) return undefined;
-      into.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      continue;
-    }
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    into.push(Number.parseInt(g, 16));
-  }
-  const total = words.length + tailWords.length;
-  if (dbl === -1 ? total !== 8 : total > 7) return undefined;
-  const full = [...words, ...new Array<number>(8 - total).fill(0), ...tailWords];
-  for (let i = 0; i < 8; i++) {
-    out[i * 2] = full[i]! >> 8;
-    out[i * 2 + 1] = full[i]! & 0xff;
-  }
-  return out;
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
 }
 
 export function formatIPv4(b: Uint8Array, offset = 0): string {
@@ -68,26 +106,32 @@ export function formatIPv4(b: Uint8Array, offset = 0): string {
 
 /** RFC 5952: lowercase, longest run (>= 2) of zero words compressed, first such run on ties. */
 export function formatIPv6(b: Uint8Array, offset = 0): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((b[offset + i * 2]! << 8) | b[offset + i * 2 + 1]!);
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
+  let curStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if (b[offset + i * 2] === 0 && b[offset + i * 2 + 1] === 0) {
+      if (curStart < 0) curStart = i;
+      if (i - curStart + 1 > bestLen) {
+        bestLen = i - curStart + 1;
+        bestStart = curStart;
+      }
+    } else {
+      curStart = -1;
+    }
+  }
+  if (bestLen < 2) bestStart = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
       continue;
     }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
+    if (out.length > 0 && out.charCodeAt(out.length - 1) !== 0x3a) out += ':';
+    out += ((b[offset + i * 2]! << 8) | b[offset + i * 2 + 1]!).toString(16);
   }
-  const hex = (ws: number[]) => ws.map((x) => x.toString(16)).join(':');
-  if (bestStart === -1) return hex(w);
-  return `${hex(w.slice(0, bestStart))}::${hex(w.slice(bestStart + bestLen))}`;
+  return out;
 }
 
 export type IpFamily = 4 | 6;

@@ -94,8 +94,14 @@ export function decodeV1(buf: Buffer): DecodeResult {
 }
 
 function parsePortV1(text: string): number | undefined {
-  if (!/^(0|[1-9][0-9]{0,4})$/.test(text)) return undefined;
-  const n = Number(text);
+  const len = text.length;
+  if (len === 0 || len > 5 || (len > 1 && text.charCodeAt(0) === 0x30)) return undefined;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+    n = n * 10 + (c - 0x30);
+  }
   return n <= 65535 ? n : undefined;
 }
 

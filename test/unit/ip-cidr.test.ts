@@ -49,3 +49,16 @@ test('CIDR sets match by prefix, both families, and report bad entries', () => {
   const all = parseCidr('0.0.0.0/0');
   assert.ok(typeof all !== 'string' && all.prefix === 0);
 });
+
+test('IPv6 text round-trips for random addresses, compressed and full forms', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
+      const text = formatIPv6(b);
+      assert.deepEqual(Array.from(parseIPv6(text)!), Array.from(b), text);
+      const full = Array.from({ length: 8 }, (_, i) => ((b[i * 2]! << 8) | b[i * 2 + 1]!).toString(16).padStart(4, '0')).join(':');
+      assert.equal(formatIPv6(parseIPv6(full.toUpperCase())!), text);
+    }),
+    { numRuns: 3000 },
+  );
+});
