@@ -18,6 +18,18 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'steer app ports into the sidecar (iptables REDIRECT, policy routing; --dry-run, --cleanup)',
     load: async () => (await import('../sidecar/steering/cli.ts')).run,
   },
+  'sidecar-wait': {
+    summary: "wait until the sidecar's admin port reports ready (postStart hook without native sidecars)",
+    load: async () => (await import('../sidecar/wait.ts')).run,
+  },
+  webhook: {
+    summary: 'serve the mutating admission webhook that injects the sidecar (HTTPS POST /mutate)',
+    load: async () => (await import('../webhook/main.ts')).run,
+  },
+  inject: {
+    summary: 'inject the sidecar into YAML offline, exactly as the webhook would (-f FILE or -)',
+    load: async () => (await import('../webhook/inject-cli.ts')).run,
+  },
   decode: {
     summary: 'decode a PROXY protocol header given as hex (a debugging aid)',
     load: async () => (await import('../sidecar/proxy-protocol/cli.ts')).run,

@@ -1,0 +1,83 @@
+/**
+ * One admission, start to end and pure: AdmissionReview -> decision -> sidecar spec -> patch ->
+ * response. The caller (app.ts) logs the outcome and counts it.
+ */
+import { Annotations } from '../../common/contract.ts';
+import { type Decision, decide, type InjectionDefaults, SkipReasons } from './decide.ts';
+import { buildPatch, mutatePod } from './patch.ts';
+import { checkPodShape, type Pod } from './pod.ts';
+import { allow, type AdmissionReviewResponse, deny, type ParsedReview } from './review.ts';
+
+export type AdmissionResult = 'injected' | 'skipped' | 'denied';
+
+export interface Admission {
+  readonly review: AdmissionReviewResponse;
+  readonly result: AdmissionResult;
+  /** Reason codes (skip or deny); `INJ_INJECTED` when injected. */
+  readonly reasons: readonly string[];
+  readonly listeners?: readonly string[];
+}
+
+/** Not a pod CREATE (the webhook configuration should not send these, but answer them safely). */
+export const NOT_POD_CREATE = 'INJ_SKIP_NOT_POD_CREATE';
+/** The pod is not shaped as a pod; the API server's validation will say more after us. */
+export const MALFORMED_POD = 'INJ_SKIP_MALFORMED_POD';
+export const INJECTED = 'INJ_INJECTED';
+
+const SKIP_TEXT: Readonly<Record<string, string>> = {
+  [SkipReasons.disabled]: `opted out by annotation ${Annotations.inject}`,
+  [SkipReasons.hostNetwork]: 'hostNetwork pods share the node network',
+  [SkipReasons.mirrorPod]: 'mirror (static) pod',
+  [SkipReasons.alreadyInjected]: 'already injected',
+  [SkipReasons.noPorts]: `no TCP container ports and no ${Annotations.ports} annotation`,
+  [NOT_POD_CREATE]: 'not a pod creation',
+  [MALFORMED_POD]: 'object is not a well-formed pod',
+};
+
+/** Warnings are shown by kubectl; keep them short (the API server truncates long ones). */
+export function skipWarning(code: string): string {
+  return `realip: not injected (${code}): ${SKIP_TEXT[code] ?? code}`;
+}
+
+export function admit(review: ParsedReview, defaults: InjectionDefaults): Admission {
+  const { apiVersion, request } = review;
+  const uid = request.uid;
+  const isPod = (request.kind?.kind ?? 'Pod') === 'Pod' && (request.resource?.resource ?? 'pods') === 'pods';
+  if (!isPod || (request.operation ?? 'CREATE') !== 'CREATE' || (request.subResource ?? '') !== '') {
+    return skipped(review, [NOT_POD_CREATE]);
+  }
+  const problems = checkPodShape(request.object, 'object.');
+  if (problems.length > 0) {
+    const r = skipped(review, [MALFORMED_POD]);
+    return {
+      ...r,
+      review: allow(apiVersion, uid, undefined, [`${skipWarning(MALFORMED_POD)}: ${problems[0]}`]),
+    };
+  }
+  const pod = request.object as Pod;
+  const decision: Decision = decide(pod, defaults);
+  if (!decision.inject) {
+    if (decision.denied) {
+      const message = `realip: ${decision.reasons.join(', ')}: ${decision.problems.join('; ')}`;
+      return { review: deny(apiVersion, uid, message), result: 'denied', reasons: decision.reasons };
+    }
+    return skipped(review, decision.reasons);
+  }
+  const mutation = mutatePod(pod, decision.plan);
+  const patch = buildPatch(pod, mutation.pod);
+  const warnings = mutation.warnings.map((w) => `realip: ${w}`);
+  return {
+    review: allow(apiVersion, uid, patch, warnings),
+    result: 'injected',
+    reasons: [INJECTED],
+    listeners: mutation.status.listeners,
+  };
+}
+
+function skipped(review: ParsedReview, reasons: readonly string[]): Admission {
+  return {
+    review: allow(review.apiVersion, review.request.uid, undefined, reasons.map(skipWarning)),
+    result: 'skipped',
+    reasons,
+  };
+}

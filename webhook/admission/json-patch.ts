@@ -1,0 +1,137 @@
+/**
+ * RFC 6902 JSON Patch between two JSON documents, in a stable order: for objects, the keys of the
+ * old document in their order (removals and nested changes), then the new keys in theirs; for
+ * arrays that grew by one contiguous block (a container inserted first, an init container
+ * prepended), the additions and then the element changes; anything else is replaced whole.
+ * Path segments escape `~` as `~0` and `/` as `~1` (RFC 6901), which annotation keys need
+ * (`realip.dev/status` -> `realip.dev~1status`).
+ */
+import type { Json } from './pod.ts';
+
+export type PatchOp =
+  | { readonly op: 'add'; readonly path: string; readonly value: Json }
+  | { readonly op: 'replace'; readonly path: string; readonly value: Json }
+  | { readonly op: 'remove'; readonly path: string };
+
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function isObject(v: Json): v is { [key: string]: Json } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function deepEqual(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i]!, b[i]!)) return false;
+    return true;
+  }
+  if (isObject(a)) {
+    if (!isObject(b)) return false;
+    const ka = Object.keys(a);
+    if (ka.length !== Object.keys(b).length) return false;
+    for (const k of ka) if (!Object.hasOwn(b, k) || !deepEqual(a[k]!, b[k]!)) return false;
+    return true;
+  }
+  return false;
+}
+
+export function diff(before: Json, after: Json, path = ''): PatchOp[] {
+  const ops: PatchOp[] = [];
+  walk(before, after, path, ops);
+  return ops;
+}
+
+function walk(a: Json, b: Json, path: string, ops: PatchOp[]): void {
+  if (deepEqual(a, b)) return;
+  if (isObject(a) && isObject(b)) {
+    for (const k of Object.keys(a)) {
+      const p = `${path}/${escapePointer(k)}`;
+      if (!Object.hasOwn(b, k)) ops.push({ op: 'remove', path: p });
+      else walk(a[k]!, b[k]!, p, ops);
+    }
+    for (const k of Object.keys(b)) {
+      if (!Object.hasOwn(a, k)) ops.push({ op: 'add', path: `${path}/${escapePointer(k)}`, value: b[k]! });
+    }
+    return;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length === b.length) {
+      for (let i = 0; i < a.length; i++) walk(a[i]!, b[i]!, `${path}/${i}`, ops);
+      return;
+    }
+    const k = b.length > a.length ? insertionPoint(a, b) : -1;
+    if (k !== -1) {
+      const m = b.length - a.length;
+      for (let i = k; i < k + m; i++) ops.push({ op: 'add', path: `${path}/${i}`, value: b[i]! });
+      for (let i = 0; i < a.length; i++) {
+        const j = i < k ? i : i + m;
+        walk(a[i]!, b[j]!, `${path}/${j}`, ops);
+      }
+      return;
+    }
+  }
+  ops.push({ op: 'replace', path, value: b });
+}
+
+/** Same element for diffing purposes: same `name` for named objects, else equal. */
+function sameElement(a: Json, b: Json): boolean {
+  if (isObject(a) && isObject(b) && typeof a.name === 'string') return a.name === b.name;
+  return deepEqual(a, b);
+}
+
+/** The first k such that b without b[k, k + m) lines up with a; -1 if there is none. */
+function insertionPoint(a: readonly Json[], b: readonly Json[]): number {
+  const m = b.length - a.length;
+  for (let k = 0; k <= a.length; k++) {
+    let ok = true;
+    for (let i = 0; i < a.length && ok; i++) ok = sameElement(a[i]!, b[i < k ? i : i + m]!);
+    if (ok) return k;
+  }
+  return -1;
+}
+
+/** Applies add/remove/replace to a copy of the document (used by tests and `realip inject` checks). */
+export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
+  let root: Json = structuredClone(doc);
+  for (const op of ops) {
+    if (op.path === '') {
+      if (op.op === 'remove') throw new Error('cannot remove the document root');
+      root = structuredClone(op.value);
+      continue;
+    }
+    const segments = op.path.split('/').slice(1).map(unescapePointer);
+    const last = segments.pop()!;
+    let parent: Json = root;
+    for (const s of segments) {
+      const next: Json | undefined = Array.isArray(parent)
+        ? parent[Number(s)]
+        : isObject(parent)
+          ? parent[s]
+          : undefined;
+      if (next === undefined) throw new Error(`path ${op.path}: ${s} does not exist`);
+      parent = next;
+    }
+    if (Array.isArray(parent)) {
+      const i = last === '-' ? parent.length : Number(last);
+      if (!Number.isInteger(i) || i < 0 || i > parent.length) throw new Error(`path ${op.path}: bad index`);
+      if (op.op === 'add') parent.splice(i, 0, structuredClone(op.value));
+      else if (i >= parent.length) throw new Error(`path ${op.path}: no element`);
+      else if (op.op === 'remove') parent.splice(i, 1);
+      else parent[i] = structuredClone(op.value);
+    } else if (isObject(parent)) {
+      if (op.op !== 'add' && !Object.hasOwn(parent, last)) throw new Error(`path ${op.path}: no member`);
+      if (op.op === 'remove') delete parent[last];
+      else parent[last] = structuredClone(op.value);
+    } else {
+      throw new Error(`path ${op.path}: parent is not a container`);
+    }
+  }
+  return root as T;
+}

@@ -1,0 +1,132 @@
+/**
+ * The patch builder: clone the pod, mutate the clone (containers, probes, status annotation), and
+ * diff (Pepr's clone-mutate-diff). `realip inject` uses `mutatePod` directly, so the webhook's
+ * patch and the offline output cannot differ.
+ */
+import { Annotations, appHealthPath, Defaults, formatListener } from '../../common/contract.ts';
+import { version } from '../../common/version.ts';
+import type { Plan } from './decide.ts';
+import { diff, type PatchOp } from './json-patch.ts';
+import { type Container, type Json, type JsonObject, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
+import { initContainer, sidecarContainer, sidecarPortNames } from './sidecar-spec.ts';
+
+/** What was injected, stored as JSON in the realip.dev/status annotation. */
+export interface InjectionStatus {
+  readonly version: string;
+  readonly listeners: readonly string[];
+  readonly steering: string;
+  readonly native: boolean;
+  /** Original app probes that were pointed at the sidecar's admin port: container -> kind -> probe. */
+  readonly probes?: Record<string, Record<string, Json>>;
+}
+
+export interface Mutation {
+  readonly pod: Pod;
+  readonly status: InjectionStatus;
+  readonly warnings: readonly string[];
+}
+
+export function mutatePod(original: Pod, plan: Plan): Mutation {
+  const pod = structuredClone(original);
+  const warnings = [...plan.warnings];
+  const spec = pod.spec;
+  const taken = [...spec.containers, ...(spec.initContainers ?? [])].flatMap((c) =>
+    (c.ports ?? []).map((p) => p.name).filter((n): n is string => typeof n === 'string'),
+  );
+  const sidecar = sidecarContainer(plan, sidecarPortNames(plan.listeners, taken));
+  const init = plan.steering === 'redirect' ? [initContainer(plan)] : [];
+
+  let probes: Record<string, Record<string, Json>> | undefined;
+  if (plan.steering === 'redirect') {
+    const intercepted = new Set(plan.listeners.map((l) => l.appPort));
+    for (const c of spec.containers) {
+      for (const kind of PROBE_KINDS) {
+        const probe = c[kind];
+        if (probe === undefined) continue;
+        const rewritten = rewriteProbe(c, probe, intercepted);
+        if (typeof rewritten === 'string') {
+          warnings.push(`container ${c.name} ${kind}: ${rewritten}`);
+          continue;
+        }
+        if (rewritten === undefined) continue;
+        probes ??= {};
+        (probes[c.name] ??= {})[kind] = probe as unknown as Json;
+        c[kind] = rewritten;
+      }
+    }
+  }
+
+  if (plan.native) {
+    spec.initContainers = [...init, sidecar, ...(spec.initContainers ?? [])];
+  } else {
+    if (init.length > 0) spec.initContainers = [...init, ...(spec.initContainers ?? [])];
+    spec.containers = [sidecar, ...spec.containers];
+  }
+
+  const status: InjectionStatus = {
+    version: version(),
+    listeners: plan.listeners.map(formatListener),
+    steering: plan.steering,
+    native: plan.native,
+    ...(probes !== undefined ? { probes } : {}),
+  };
+  pod.metadata ??= {};
+  pod.metadata.annotations = {
+    ...(pod.metadata.annotations ?? {}),
+    [Annotations.status]: JSON.stringify(status),
+  };
+  return { pod, status, warnings };
+}
+
+/** JSON Patch that turns the original pod into the mutated one. */
+export function buildPatch(original: Pod, mutated: Pod): PatchOp[] {
+  return diff(original as unknown as Json, mutated as unknown as Json);
+}
+
+function resolvePort(c: Container, port: number | string): number | undefined {
+  if (typeof port === 'number') return port;
+  if (/^[0-9]+$/.test(port)) return Number(port);
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+/**
+ * A probe that targets an intercepted port would be redirected into the sidecar (and, without a
+ * PROXY header, refused): point it at the sidecar's admin port, which checks the app on localhost.
+ * Returns the new probe, undefined when the probe is left as is, or a warning.
+ */
+function rewriteProbe(
+  c: Container,
+  probe: Probe,
+  intercepted: ReadonlySet<number>,
+): Probe | string | undefined {
+  const { httpGet, tcpSocket } = probe;
+  if (httpGet !== undefined) {
+    const port = resolvePort(c, httpGet.port);
+    if (port === undefined || !intercepted.has(port)) return undefined;
+    if (httpGet.host !== undefined && httpGet.host !== '') return undefined;
+    if (httpGet.scheme !== undefined && httpGet.scheme.toUpperCase() === 'HTTPS') {
+      return `HTTPS probe on intercepted port ${port} left unchanged (use redirect-from or port mode)`;
+    }
+    const next: JsonObject = {
+      path: appHealthPath('http', port, httpGet.path ?? '/'),
+      port: Defaults.adminPort,
+    };
+    if (httpGet.httpHeaders !== undefined) next.httpHeaders = httpGet.httpHeaders as Json;
+    next.scheme = 'HTTP';
+    return { ...probe, httpGet: next as unknown as Probe['httpGet'] } as Probe;
+  }
+  if (tcpSocket !== undefined) {
+    const port = resolvePort(c, tcpSocket.port);
+    if (port === undefined || !intercepted.has(port)) return undefined;
+    if (tcpSocket.host !== undefined && tcpSocket.host !== '') return undefined;
+    // Same position in the probe, so the offline output reads like the input.
+    const out: Probe = {} as Probe;
+    for (const [k, v] of Object.entries(probe)) {
+      if (k === 'tcpSocket') {
+        out.httpGet = { path: appHealthPath('tcp', port), port: Defaults.adminPort, scheme: 'HTTP' };
+      } else out[k] = v;
+    }
+    return out;
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+/**
+ * The webhook's HTTP apps, built and never listened on here (tests use inject()):
+ *   buildApp         POST /mutate (HTTPS in production)
+ *   buildMetricsApp  GET /healthz /readyz /metrics (plain HTTP, separate port)
+ * Every malformed request gets a 4xx with a code and a reason; an unexpected failure while
+ * deciding is answered as a denial inside a valid AdmissionReview (HTTP 200), never a crash.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '../common/logger.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
+import { type Admission, admit } from './admission/admit.ts';
+import type { InjectionDefaults } from './admission/decide.ts';
+import { deny, parseReview } from './admission/review.ts';
+import type { WebhookMetrics } from './metrics.ts';
+
+/** Real pods with many containers and large annotations stay far below this; etcd's limit is 1.5 MiB. */
+export const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+/** Longer than the API server's idle connection timeout (90 s), so it is the one that closes. */
+export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface AppOptions {
+  readonly defaults: InjectionDefaults;
+  readonly log: Logger;
+  readonly metrics: WebhookMetrics;
+  readonly https?: { readonly cert: string; readonly key: string };
+}
+
+const STATUS_CODES: Readonly<Record<number, string>> = {
+  400: 'WH_BAD_REQUEST',
+  404: 'WH_NOT_FOUND',
+  405: 'WH_METHOD_NOT_ALLOWED',
+  408: 'WH_REQUEST_TIMEOUT',
+  413: 'WH_BODY_TOO_LARGE',
+  415: 'WH_UNSUPPORTED_MEDIA_TYPE',
+};
+
+function codeFor(status: number): string {
+  return STATUS_CODES[status] ?? 'WH_BAD_REQUEST';
+}
+
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const { defaults, metrics } = opts;
+  const app = Fastify({
+    loggerInstance: opts.log,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: false,
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status =
+      err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 0;
+    if (status === 0) {
+      req.log.error({ err }, 'unexpected error');
+      metrics.admissions.inc({ result: 'error', reason: 'WH_INTERNAL' });
+      // Without a parsed uid no AdmissionReview can be built; a 4xx with the code, never a 5xx.
+      return reply.code(400).send({ code: 'WH_INTERNAL', message: 'request could not be handled' });
+    }
+    const code = codeFor(status);
+    metrics.admissions.inc({ result: 'rejected', reason: code });
+    req.log.info({ code, fastifyCode: err.code, status }, 'request rejected');
+    return reply.code(status).send({ code, message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    metrics.admissions.inc({ result: 'rejected', reason: 'WH_NOT_FOUND' });
+    return reply.code(404).send({ code: 'WH_NOT_FOUND', message: `no route ${req.method} ${req.url}` });
+  });
+
+  app.post('/mutate', async (req, reply) => {
+    const started = performance.now();
+    const parsed = parseReview(req.body);
+    if ('problem' in parsed) {
+      metrics.admissions.inc({ result: 'rejected', reason: 'WH_BAD_REVIEW' });
+      req.log.info({ code: 'WH_BAD_REVIEW', problem: parsed.problem }, 'request rejected');
+      return reply.code(400).send({ code: 'WH_BAD_REVIEW', message: parsed.problem });
+    }
+    const { request } = parsed;
+    let admission: Admission;
+    try {
+      admission = admit(parsed, defaults);
+    } catch (err: unknown) {
+      req.log.error({ err, uid: request.uid }, 'admission failed');
+      admission = {
+        review: deny(
+          parsed.apiVersion,
+          request.uid,
+          'realip: WH_INTERNAL: the webhook could not process this pod',
+          500,
+          'InternalError',
+        ),
+        result: 'denied',
+        reasons: ['WH_INTERNAL'],
+      };
+    }
+    for (const reason of admission.reasons) metrics.admissions.inc({ result: admission.result, reason });
+    metrics.duration.observe((performance.now() - started) / 1000);
+    req.log.info(
+      {
+        uid: request.uid,
+        namespace: request.namespace,
+        pod: request.name ?? podName(request.object),
+        dryRun: request.dryRun === true,
+        result: admission.result,
+        reasons: admission.reasons,
+        listeners: admission.listeners,
+      },
+      'admission',
+    );
+    return admission.review;
+  });
+  return app;
+}
+
+function podName(obj: unknown): string | undefined {
+  const meta = (obj as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)?.metadata;
+  const n = meta?.name ?? meta?.generateName;
+  return typeof n === 'string' ? n : undefined;
+}
+
+export interface HealthState {
+  ready: boolean;
+}
+
+export function buildMetricsApp(opts: {
+  metrics: WebhookMetrics;
+  state: HealthState;
+  log: Logger;
+}): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.log,
+    disableRequestLogging: true,
+  }) as unknown as FastifyInstance;
+  app.get('/healthz', async () => 'ok\n');
+  app.get('/readyz', async (_req, reply) =>
+    opts.state.ready ? reply.send('ready\n') : reply.code(503).send('not ready\n'),
+  );
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(opts.metrics.registry.render()),
+  );
+  return app;
+}

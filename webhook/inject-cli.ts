@@ -1,0 +1,180 @@
+/**
+ * `realip inject -f FILE|-`: the webhook's decision and patch, offline, for GitOps. Reads
+ * multi-document YAML, injects the pod template of every Pod, Deployment, StatefulSet, DaemonSet,
+ * ReplicaSet, Job, CronJob (and the items of a List) exactly as the webhook would (same decide()
+ * and mutatePod()), and writes the documents back; other documents pass through unchanged.
+ * Errors name the document and the field. `--native-sidecar auto` means on here (no API server
+ * is asked): pass `--native-sidecar off` for clusters older than 1.29.
+ */
+import { readFileSync } from 'node:fs';
+import { Document, parseAllDocuments } from 'yaml';
+import { ConfigError } from '../common/errors.ts';
+import { renderHelp } from '../common/options.ts';
+import { decide, type InjectionDefaults } from './admission/decide.ts';
+import { skipWarning } from './admission/admit.ts';
+import { mutatePod } from './admission/patch.ts';
+import { checkPodShape, type Pod } from './admission/pod.ts';
+import { INJECT_CLI_OPTIONS, parseInjectConfig, resolveDefaults } from './config.ts';
+
+export const INJECT_USAGE = renderHelp(
+  'realip inject -f FILE|- [options]',
+  'Injects the realip sidecar into the pod templates of a YAML stream, as the webhook would, and prints it.',
+  INJECT_CLI_OPTIONS,
+);
+
+/** Where the pod template sits in each workload kind. */
+const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: [],
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+export interface InjectResult {
+  readonly output: string;
+  /** One line per template not injected, with the reason code. */
+  readonly notes: readonly string[];
+  /** Fatal: nothing should be written. */
+  readonly errors: readonly string[];
+}
+
+type Obj = Record<string, unknown>;
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(index: number, obj: Obj): string {
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const name =
+    typeof meta.name === 'string'
+      ? meta.name
+      : typeof meta.generateName === 'string'
+        ? meta.generateName
+        : '?';
+  const ns = typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
+  return `document ${index + 1} (${String(obj.kind)} ${ns}${name})`;
+}
+
+/** Injects one object in place; returns whether it changed. */
+function injectObject(
+  obj: Obj,
+  where: string,
+  defaults: InjectionDefaults,
+  notes: string[],
+  errors: string[],
+): boolean {
+  if (obj.kind === 'List') {
+    if (!Array.isArray(obj.items)) {
+      errors.push(`${where}: items: expected a list`);
+      return false;
+    }
+    let changed = false;
+    obj.items.forEach((item: unknown, i) => {
+      if (!isObject(item)) {
+        errors.push(`${where}: items[${i}]: expected an object`);
+        return;
+      }
+      if (injectObject(item, `${where} items[${i}] (${String(item.kind)})`, defaults, notes, errors))
+        changed = true;
+    });
+    return changed;
+  }
+  const path = typeof obj.kind === 'string' ? TEMPLATE_PATHS[obj.kind] : undefined;
+  if (path === undefined) return false;
+  let parent: Obj = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    const next = parent[path[i]!];
+    if (!isObject(next)) {
+      errors.push(`${where}: ${path.slice(0, i + 1).join('.')}: expected an object`);
+      return false;
+    }
+    parent = next;
+  }
+  const key = path[path.length - 1];
+  const template = key === undefined ? obj : parent[key];
+  const prefix = path.length > 0 ? `${path.join('.')}.` : '';
+  const problems = checkPodShape(template, prefix);
+  if (problems.length > 0) {
+    for (const p of problems) errors.push(`${where}: ${p}`);
+    return false;
+  }
+  const pod = template as Pod;
+  const decision = decide(pod, defaults);
+  if (!decision.inject) {
+    if (decision.denied) {
+      for (const p of decision.problems) errors.push(`${where}: ${prefix}metadata.annotations: ${p}`);
+    } else {
+      for (const r of decision.reasons) notes.push(`${where}: ${skipWarning(r)}`);
+    }
+    return false;
+  }
+  const { pod: mutated, warnings } = mutatePod(pod, decision.plan);
+  for (const w of warnings) notes.push(`${where}: realip: ${w}`);
+  if (key === undefined) {
+    for (const k of Object.keys(obj)) delete obj[k];
+    Object.assign(obj, mutated);
+  } else parent[key] = mutated;
+  return true;
+}
+
+export function injectYaml(text: string, defaults: InjectionDefaults): InjectResult {
+  const notes: string[] = [];
+  const errors: string[] = [];
+  const docs = parseAllDocuments(text, { uniqueKeys: true });
+  if (!Array.isArray(docs)) return { output: text, notes, errors };
+  const out: string[] = [];
+  docs.forEach((doc, i) => {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) errors.push(`document ${i + 1}: YAML: ${e.message.split('\n')[0]}`);
+      return;
+    }
+    const js: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (!isObject(js)) {
+      out.push(doc.toString());
+      return;
+    }
+    const changed = injectObject(js, describe(i, js), defaults, notes, errors);
+    out.push(changed ? new Document(js).toString({ lineWidth: 0 }) : doc.toString());
+  });
+  const output = out
+    .map((d) => d.replace(/^---\n/, ''))
+    .filter((d) => d.trim() !== '')
+    .join('---\n');
+  return { output, notes, errors };
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseInjectConfig>;
+  try {
+    parsed = parseInjectConfig(argv, process.env);
+  } catch (err: unknown) {
+    process.stderr.write(`realip inject: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${INJECT_USAGE}\n`);
+    return 0;
+  }
+  const { file, injection } = parsed.config;
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err: unknown) {
+    process.stderr.write(
+      `realip inject: CLI_READ_FAILED: ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    return 1;
+  }
+  const result = injectYaml(text, resolveDefaults(injection, true));
+  for (const n of result.notes) process.stderr.write(`${n}\n`);
+  if (result.errors.length > 0) {
+    process.stderr.write(`realip inject: INJ_INVALID_INPUT:\n  - ${result.errors.join('\n  - ')}\n`);
+    return 1;
+  }
+  process.stdout.write(result.output);
+  return 0;
+}

@@ -1,0 +1,136 @@
+/**
+ * The webhook's Kubernetes calls, through @kubernetes/client-node: the KubeCertApi used by
+ * self-managed TLS, and the API server version that decides `--native-sidecar auto`.
+ * The kubeconfig comes from KubeConfig.loadFromDefault() (KUBECONFIG, ~/.kube/config or in-cluster).
+ */
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Secret,
+  VersionApi,
+} from '@kubernetes/client-node';
+import type { Logger } from '../common/logger.ts';
+import type { CertBundle } from './certs.ts';
+import type { KubeCertApi, StoredSecret } from './self-managed.ts';
+
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const unb64 = (s: string | undefined) => (s === undefined ? '' : Buffer.from(s, 'base64').toString('utf8'));
+
+function secretBody(namespace: string, name: string, bundle: CertBundle, resourceVersion?: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'realip-webhook' },
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(bundle.cert), 'tls.key': b64(bundle.key), 'ca.crt': b64(bundle.ca) },
+  };
+}
+
+export function kubeCertApi(kc: KubeConfig): KubeCertApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  const adm = kc.makeApiClient(AdmissionregistrationV1Api);
+  return {
+    async readSecret(namespace, name): Promise<StoredSecret | undefined> {
+      try {
+        const s = await core.readNamespacedSecret({ name, namespace });
+        const d = s.data ?? {};
+        return {
+          bundle: { cert: unb64(d['tls.crt']), key: unb64(d['tls.key']), ca: unb64(d['ca.crt']) },
+          resourceVersion: s.metadata?.resourceVersion ?? '',
+        };
+      } catch (err: unknown) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    async createSecret(namespace, name, bundle) {
+      try {
+        await core.createNamespacedSecret({ namespace, body: secretBody(namespace, name, bundle) });
+        return true;
+      } catch (err: unknown) {
+        if (statusOf(err) === 409) return false;
+        throw err;
+      }
+    },
+    async replaceSecret(namespace, name, bundle, resourceVersion) {
+      try {
+        await core.replaceNamespacedSecret({
+          name,
+          namespace,
+          body: secretBody(namespace, name, bundle, resourceVersion),
+        });
+        return true;
+      } catch (err: unknown) {
+        if (statusOf(err) === 409) return false;
+        throw err;
+      }
+    },
+    async readCaBundles(configName) {
+      const cfg = await adm.readMutatingWebhookConfiguration({ name: configName });
+      return (cfg.webhooks ?? []).map((w) => unb64(w.clientConfig.caBundle));
+    },
+    async patchCaBundles(configName, caPem) {
+      const cfg = await adm.readMutatingWebhookConfiguration({ name: configName });
+      const count = (cfg.webhooks ?? []).length;
+      const ops: object[] = [];
+      for (let i = 0; i < count; i++) {
+        ops.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: b64(caPem) });
+      }
+      await adm.patchMutatingWebhookConfiguration(
+        { name: configName, body: ops },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+    },
+  };
+}
+
+/** Native sidecars (restartable init containers) are on by default from Kubernetes 1.29. */
+export function supportsNativeSidecar(major: string, minor: string): boolean {
+  const ma = Number.parseInt(major, 10);
+  const mi = Number.parseInt(minor, 10); // "29+" on some distributions
+  if (!Number.isFinite(ma) || !Number.isFinite(mi)) return false;
+  return ma > 1 || (ma === 1 && mi >= 29);
+}
+
+/**
+ * Reads the API server version once (at start) for `--native-sidecar auto`. Anything but a clear
+ * answer within the timeout means off: a regular sidecar works everywhere.
+ */
+export async function detectNativeSidecar(kc: KubeConfig, log: Logger, timeoutMs = 5000): Promise<boolean> {
+  try {
+    const api = kc.makeApiClient(VersionApi);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const info = await Promise.race([api.getCode(), timeout]).finally(() => clearTimeout(timer));
+    const native = supportsNativeSidecar(info.major, info.minor);
+    log.info({ gitVersion: info.gitVersion, native }, 'api server version read');
+    return native;
+  } catch (err: unknown) {
+    log.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'cannot read the api server version; native sidecars off',
+    );
+    return false;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `realip webhook`: the only webhook file that touches process.*. Config -> logger -> native
+ * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
+ */
+import { ConfigError, isRealipError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { renderHelp } from '../common/options.ts';
+import { parseWebhookConfig, resolveDefaults, WEBHOOK_OPTIONS, type WebhookConfig } from './config.ts';
+import { detectNativeSidecar, kubeCertApi, loadKubeConfig } from './kube.ts';
+import { startWebhook } from './server.ts';
+
+export const WEBHOOK_USAGE = renderHelp(
+  'realip webhook [options]',
+  'Serves the mutating admission webhook (POST /mutate over HTTPS) that injects the realip sidecar.',
+  WEBHOOK_OPTIONS,
+);
+
+export async function run(argv: readonly string[]): Promise<number> {
+  let config: WebhookConfig;
+  try {
+    const parsed = parseWebhookConfig(argv, process.env);
+    if (parsed.help) {
+      process.stdout.write(`${WEBHOOK_USAGE}\n`);
+      return 0;
+    }
+    config = parsed.config;
+  } catch (err: unknown) {
+    const text = err instanceof ConfigError ? err.message : String(err);
+    process.stderr.write(`realip webhook: ${text}\n`);
+    return 2;
+  }
+  const log = createLogger('realip-webhook', config.logLevel);
+  let running: Awaited<ReturnType<typeof startWebhook>>;
+  try {
+    const needKube = config.tls.mode === 'self-managed' || config.injection.nativeSidecar === 'auto';
+    const kc = needKube ? loadKubeConfig() : undefined;
+    const native =
+      kc && config.injection.nativeSidecar === 'auto' ? await detectNativeSidecar(kc, log) : false;
+    const defaults = resolveDefaults(config.injection, native);
+    if (defaults.trustedCidrs.length === 0) {
+      log.warn('no trusted CIDRs: injected sidecars refuse every PROXY header (set --trusted-cidrs)');
+    }
+    log.info({ defaults }, 'injection defaults');
+    running = await startWebhook({
+      port: config.port,
+      host: config.host,
+      metricsPort: config.metricsPort,
+      tls: config.tls,
+      defaults,
+      log,
+      ...(config.tls.mode === 'self-managed' && kc ? { kube: kubeCertApi(kc) } : {}),
+    });
+  } catch (err: unknown) {
+    const code = isRealipError(err) ? `${err.code}: ` : '';
+    log.error({ err }, 'webhook failed to start');
+    log.flush();
+    process.stderr.write(`realip webhook: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  // A bad request must never take the process down; anything that escapes is logged, not fatal.
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'shutting down');
+  await running.close();
+  log.info('stopped');
+  log.flush();
+  return 0;
+}
