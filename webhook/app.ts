@@ -53,6 +53,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
   }) as unknown as FastifyInstance;
 
+  // The API server sends application/json; nothing else is an AdmissionReview.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status =
       err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 0;

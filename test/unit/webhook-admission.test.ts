@@ -8,27 +8,12 @@ import { Pod as PodModel } from 'kubernetes-models/v1';
 import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
 import { admit } from '../../webhook/admission/admit.ts';
-import type { InjectionDefaults } from '../../webhook/admission/decide.ts';
 import { applyPatch, type PatchOp } from '../../webhook/admission/json-patch.ts';
 import type { Json, Pod } from '../../webhook/admission/pod.ts';
 import { type ParsedReview, parseReview } from '../../webhook/admission/review.ts';
+import { defaultsFor } from '../fixtures/admission/defaults.ts';
 
 const DIR = new URL('../fixtures/admission/', import.meta.url).pathname;
-
-export const TEST_DEFAULTS: InjectionDefaults = Object.freeze({
-  image: 'registry.example/realip/sidecar:test',
-  imagePullPolicy: 'IfNotPresent',
-  trustedCidrs: ['10.0.0.0/8'],
-  proxy: 'required',
-  steering: 'redirect',
-  redirectFrom: [],
-  nativeSidecar: true,
-  resources: { cpuRequest: '10m', memoryRequest: '32Mi', memoryLimit: '128Mi' },
-});
-
-function defaultsFor(name: string): InjectionDefaults {
-  return name.startsWith('legacy-') ? { ...TEST_DEFAULTS, nativeSidecar: false } : TEST_DEFAULTS;
-}
 
 function load(name: string): ParsedReview {
   const parsed = parseReview(JSON.parse(readFileSync(join(DIR, `${name}.review.json`), 'utf8')));

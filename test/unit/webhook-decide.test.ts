@@ -1,0 +1,285 @@
+// The decision and the sidecar spec: ports and modes, annotations, security contexts, probes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { appHealthPath, Defaults, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import {
+  decide,
+  type InjectionDefaults,
+  modeForPortName,
+  type Plan,
+} from '../../webhook/admission/decide.ts';
+import { mutatePod } from '../../webhook/admission/patch.ts';
+import type { Container, Pod } from '../../webhook/admission/pod.ts';
+import { sidecarPortNames } from '../../webhook/admission/sidecar-spec.ts';
+import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
+
+function pod(annotations: Record<string, string> = {}, containers?: Container[]): Pod {
+  return {
+    metadata: { name: 'p', annotations },
+    spec: {
+      containers: containers ?? [
+        {
+          name: 'app',
+          image: 'app',
+          ports: [
+            { name: 'http-api', containerPort: 8080 },
+            { name: 'web', containerPort: 8081 },
+            { name: 'pg', containerPort: 5432 },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+function plan(p: Pod, d: InjectionDefaults = TEST_DEFAULTS): Plan {
+  const r = decide(p, d);
+  assert.ok(r.inject, `expected injection, got ${JSON.stringify(r)}`);
+  return r.plan;
+}
+
+function envOf(c: Container): Record<string, string> {
+  return Object.fromEntries((c.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+}
+
+test('mode by port name: http*, web -> http; anything else -> tcp', () => {
+  assert.equal(modeForPortName('http'), 'http');
+  assert.equal(modeForPortName('http-metrics'), 'http');
+  assert.equal(modeForPortName('http2'), 'http');
+  assert.equal(modeForPortName('web'), 'http');
+  assert.equal(modeForPortName('grpc'), 'tcp');
+  assert.equal(modeForPortName(undefined), 'tcp');
+});
+
+test('declared ports become listeners in app-port order from 15001', () => {
+  assert.deepEqual(
+    plan(pod()).listeners.map((l) => [l.mode, l.listenPort, l.appPort]),
+    [
+      ['tcp', 15001, 5432],
+      ['http', 15002, 8080],
+      ['http', 15003, 8081],
+    ],
+  );
+});
+
+test('the ports annotation wins over declared ports, modes as written', () => {
+  const p = plan(pod({ 'realip.dev/ports': '8080=http, 6379=transparent,5432' }));
+  assert.deepEqual(
+    p.listeners.map((l) => `${l.mode}:${l.listenPort}:${l.appPort}`),
+    ['tcp:15001:5432', 'transparent:15002:6379', 'http:15003:8080'],
+  );
+});
+
+test('invalid annotations deny, naming annotation, value and expectation; all problems at once', () => {
+  const r = decide(
+    pod({
+      'realip.dev/ports': '99999=http',
+      'realip.dev/trusted-cidrs': '10.0.0.0/33',
+      'realip.dev/steering': 'magic',
+      'realip.dev/sidecar-cpu-limit': 'lots',
+      'realip.dev/inject': 'yes',
+    }),
+    TEST_DEFAULTS,
+  );
+  assert.ok(!r.inject && r.denied);
+  const text = r.problems.join('\n');
+  assert.match(text, /realip\.dev\/ports: "99999=http" is not valid; .*"99999" is not a port/);
+  assert.match(
+    text,
+    /realip\.dev\/trusted-cidrs: "10\.0\.0\.0\/33" is not valid; expected a comma-separated list/,
+  );
+  assert.match(text, /realip\.dev\/steering: "magic" is not valid; expected one of redirect, port/);
+  assert.match(text, /realip\.dev\/sidecar-cpu-limit: "lots" is not valid; expected a Kubernetes quantity/);
+  assert.match(text, /realip\.dev\/inject: "yes" is not valid/);
+  assert.equal(r.problems.length, 5);
+});
+
+test('opt-out wins over invalid annotations (skip, not deny)', () => {
+  const r = decide(pod({ 'realip.dev/inject': 'false', 'realip.dev/proxy': 'bogus' }), TEST_DEFAULTS);
+  assert.deepEqual(r, { inject: false, reasons: ['INJ_SKIP_DISABLED'] });
+});
+
+test('every applicable skip reason is reported', () => {
+  const p = pod({ 'kubernetes.io/config.mirror': 'x', 'realip.dev/inject': 'false' });
+  p.spec.hostNetwork = true;
+  const r = decide(p, TEST_DEFAULTS);
+  assert.ok(!r.inject);
+  assert.deepEqual([...r.reasons].sort(), [
+    'INJ_SKIP_DISABLED',
+    'INJ_SKIP_HOST_NETWORK',
+    'INJ_SKIP_MIRROR_POD',
+  ]);
+});
+
+test('already injected is detected by container name alone (no status annotation)', () => {
+  const p = pod({}, [{ name: 'app', image: 'a', ports: [{ containerPort: 80 }] }]);
+  p.spec.initContainers = [{ name: SIDECAR_CONTAINER, image: 'x' }];
+  assert.deepEqual(decide(p, TEST_DEFAULTS), { inject: false, reasons: ['INJ_SKIP_ALREADY_INJECTED'] });
+});
+
+test('UDP-only and port-less pods have nothing to intercept', () => {
+  const p = pod({}, [{ name: 'dns', image: 'x', ports: [{ containerPort: 53, protocol: 'UDP' }] }]);
+  assert.deepEqual(decide(p, TEST_DEFAULTS), { inject: false, reasons: ['INJ_SKIP_NO_PORTS'] });
+});
+
+test("an app port on the sidecar's ports is a conflict, denied", () => {
+  const r = decide(
+    pod({}, [{ name: 'a', image: 'a', ports: [{ containerPort: Defaults.adminPort }] }]),
+    TEST_DEFAULTS,
+  );
+  assert.ok(!r.inject && r.denied);
+  assert.deepEqual(r.reasons, ['INJ_PORT_CONFLICT']);
+  assert.match(r.problems[0]!, /15021 conflicts with the sidecar's admin port/);
+});
+
+test('annotations override defaults: cidrs, proxy, emit, resources', () => {
+  const p = plan(
+    pod({
+      'realip.dev/trusted-cidrs': '192.0.2.0/24, 2001:db8::/32',
+      'realip.dev/proxy': 'optional',
+      'realip.dev/emit': 'v1',
+      'realip.dev/sidecar-cpu-request': '50m',
+      'realip.dev/sidecar-memory-limit': '1Gi',
+    }),
+  );
+  assert.deepEqual(p.trustedCidrs, ['192.0.2.0/24', '2001:db8::/32']);
+  assert.equal(p.proxy, 'optional');
+  assert.equal(p.emit, 'v1');
+  assert.deepEqual(p.resources, { cpuRequest: '50m', memoryRequest: '32Mi', memoryLimit: '1Gi' });
+  const sidecar = mutatePod(pod(), p).pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+  const env = envOf(sidecar);
+  assert.equal(env[Env.trustedCidrs], '192.0.2.0/24,2001:db8::/32');
+  assert.equal(env[Env.proxy], 'optional');
+  assert.equal(env[Env.emit], 'v1');
+  assert.equal(env[Env.adminPort], String(Defaults.adminPort));
+});
+
+test('unknown realip.dev/ annotations are warned about, not fatal', () => {
+  const p = plan(pod({ 'realip.dev/port': '8080' }));
+  assert.deepEqual(p.warnings, ['unknown annotation realip.dev/port ignored']);
+});
+
+test('security: sidecar non-root, read-only, drop ALL; NET caps only with transparent listeners; init root + NET only', () => {
+  const plain = mutatePod(pod(), plan(pod())).pod.spec.initContainers!;
+  const init = plain.find((c) => c.name === INIT_CONTAINER)!;
+  const sidecar = plain.find((c) => c.name === SIDECAR_CONTAINER)!;
+  const sc = sidecar.securityContext as Record<string, unknown>;
+  assert.equal(sc.runAsUser, 1337);
+  assert.equal(sc.runAsNonRoot, true);
+  assert.equal(sc.readOnlyRootFilesystem, true);
+  assert.equal(sc.allowPrivilegeEscalation, false);
+  assert.deepEqual(sc.capabilities, { drop: ['ALL'] });
+  const isc = init.securityContext as Record<string, unknown>;
+  assert.equal(isc.runAsUser, 0);
+  assert.equal(isc.runAsNonRoot, false);
+  assert.equal(isc.privileged, false);
+  assert.deepEqual(isc.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
+  assert.deepEqual(init.args, ['init']);
+  assert.deepEqual(sidecar.args, ['sidecar']);
+  const tp = pod({ 'realip.dev/ports': '6379=transparent' });
+  const t = mutatePod(tp, plan(tp)).pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+  assert.deepEqual((t.securityContext as Record<string, unknown>).capabilities, {
+    add: ['NET_ADMIN', 'NET_RAW'],
+    drop: ['ALL'],
+  });
+});
+
+test('native sidecar: init containers [realip-init, realip-sidecar (restartPolicy Always), ...app init]', () => {
+  const p = pod();
+  p.spec.initContainers = [{ name: 'migrate', image: 'm' }];
+  const out = mutatePod(p, plan(p)).pod;
+  assert.deepEqual(
+    out.spec.initContainers!.map((c) => c.name),
+    [INIT_CONTAINER, SIDECAR_CONTAINER, 'migrate'],
+  );
+  assert.equal(out.spec.initContainers![1]!.restartPolicy, 'Always');
+  assert.deepEqual(
+    out.spec.containers.map((c) => c.name),
+    ['app'],
+  );
+});
+
+test('without native sidecars: a regular container placed first, with a postStart wait', () => {
+  const d = { ...TEST_DEFAULTS, nativeSidecar: false };
+  const out = mutatePod(pod(), plan(pod(), d)).pod;
+  assert.deepEqual(
+    out.spec.containers.map((c) => c.name),
+    [SIDECAR_CONTAINER, 'app'],
+  );
+  assert.equal(out.spec.containers[0]!.restartPolicy, undefined);
+  assert.deepEqual(out.spec.containers[0]!.lifecycle, {
+    postStart: { exec: { command: ['realip', 'sidecar-wait'] } },
+  });
+  assert.deepEqual(
+    out.spec.initContainers!.map((c) => c.name),
+    [INIT_CONTAINER],
+  );
+});
+
+test('port mode: no init container, named sidecar ports, no probe rewriting', () => {
+  const p = pod({ 'realip.dev/steering': 'port' });
+  p.spec.containers[0]!.readinessProbe = { httpGet: { path: '/', port: 'http-api' } };
+  const out = mutatePod(p, plan(p)).pod;
+  assert.deepEqual(
+    out.spec.initContainers!.map((c) => c.name),
+    [SIDECAR_CONTAINER],
+  );
+  assert.deepEqual(out.spec.initContainers![0]!.ports, [
+    { name: 'realip-pg', containerPort: 15001, protocol: 'TCP' },
+    { name: 'realip-http-api', containerPort: 15002, protocol: 'TCP' },
+    { name: 'realip-web', containerPort: 15003, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(out.spec.containers[0]!.readinessProbe, { httpGet: { path: '/', port: 'http-api' } });
+});
+
+test('port names: at most 15 characters, unique, numeric fallback', () => {
+  const names = sidecarPortNames(
+    [
+      { mode: 'http', listenPort: 15001, appPort: 8080, appPortName: 'http-very-long' },
+      { mode: 'tcp', listenPort: 15002, appPort: 9000 },
+      { mode: 'http', listenPort: 15003, appPort: 9001, appPortName: 'http' },
+    ],
+    ['realip-http'],
+  );
+  assert.deepEqual(names, ['realip-8080', 'realip-9000', 'realip-9001']);
+  for (const n of names) assert.ok(n.length <= 15);
+});
+
+test('redirect mode: probes on intercepted ports (by name or number) go to the admin port; others stay', () => {
+  const p = pod();
+  const c = p.spec.containers[0]!;
+  c.livenessProbe = { httpGet: { path: '/live?x=1', port: 'http-api' }, periodSeconds: 3 };
+  c.readinessProbe = { tcpSocket: { port: 5432 }, periodSeconds: 4 };
+  c.startupProbe = { httpGet: { path: '/s', port: 9999 } };
+  const { pod: out, status } = mutatePod(p, plan(p));
+  const app = out.spec.containers[0]!;
+  assert.deepEqual(app.livenessProbe, {
+    httpGet: { path: appHealthPath('http', 8080, '/live?x=1'), port: Defaults.adminPort, scheme: 'HTTP' },
+    periodSeconds: 3,
+  });
+  assert.deepEqual(app.readinessProbe, {
+    httpGet: { path: appHealthPath('tcp', 5432), port: Defaults.adminPort, scheme: 'HTTP' },
+    periodSeconds: 4,
+  });
+  assert.deepEqual(app.startupProbe, { httpGet: { path: '/s', port: 9999 } });
+  assert.deepEqual(status.probes, {
+    app: { livenessProbe: c.livenessProbe, readinessProbe: c.readinessProbe },
+  });
+});
+
+test('HTTPS probes on intercepted ports are left alone, with a warning', () => {
+  const p = pod();
+  p.spec.containers[0]!.livenessProbe = { httpGet: { path: '/', port: 8080, scheme: 'HTTPS' } };
+  const { pod: out, warnings } = mutatePod(p, plan(p));
+  assert.deepEqual(out.spec.containers[0]!.livenessProbe, {
+    httpGet: { path: '/', port: 8080, scheme: 'HTTPS' },
+  });
+  assert.match(warnings[0]!, /HTTPS probe on intercepted port 8080/);
+});
+
+test('the input pod is never mutated (clone, mutate, diff)', () => {
+  const p = pod();
+  const before = JSON.stringify(p);
+  mutatePod(p, plan(p));
+  assert.equal(JSON.stringify(p), before);
+});

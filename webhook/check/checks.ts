@@ -1,0 +1,391 @@
+/**
+ * `realip check`: is everything in place? Each check returns a result line (pass, fail, warn or
+ * skip) with a stable CHK_ code on anything not passing, like `linkerd check`. The checks run in
+ * order and a later one is skipped when what it needs failed earlier.
+ *
+ * Inputs come in (KubeConfig, options, clock), output is data: the command file prints it.
+ */
+import { randomUUID, type X509Certificate } from 'node:crypto';
+import { request } from 'node:https';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1LabelSelector,
+  type V1MutatingWebhook,
+  type V1Pod,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import { daysLeft, fetchServedCertificate, parseBundle, verifyAgainstBundle } from './tls.ts';
+
+export type Status = 'pass' | 'fail' | 'warn' | 'skip';
+
+export interface CheckResult {
+  readonly id: string;
+  readonly status: Status;
+  readonly title: string;
+  readonly detail: string;
+  /** A CHK_ code on fail and warn (documented in docs/errors.md). */
+  readonly code?: string;
+}
+
+export interface CheckOptions {
+  readonly kc: KubeConfig;
+  readonly configName: string;
+  /** Overrides where the webhook is reached (e.g. through `kubectl port-forward`). */
+  readonly webhookUrl: string | undefined;
+  /** Secret with the serving certificate when it cannot be read off a connection. */
+  readonly tlsSecretName: string | undefined;
+  /** Namespace for the dry-run pod; default: the first labelled namespace the webhook selects. */
+  readonly dryRunNamespace: string | undefined;
+  readonly minValidityDays: number;
+  readonly timeoutMs: number;
+  readonly now: () => Date;
+}
+
+const WEBHOOK_NAME = 'inject.realip.dev';
+
+function errText(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (typeof e.code === 'number' && e.body !== undefined) {
+    const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
+    const m = /"message":"((?:[^"\\]|\\.)*)"/.exec(body);
+    return `HTTP ${e.code}: ${m ? JSON.parse(`"${m[1]}"`) : body.slice(0, 200)}`;
+  }
+  return e.message ?? String(err);
+}
+
+/** Does a label set match a LabelSelector (matchLabels and matchExpressions)? */
+export function selectorMatches(sel: V1LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const value = labels[e.key];
+    const values = e.values ?? [];
+    const ok =
+      e.operator === 'In'
+        ? has && values.includes(value!)
+        : e.operator === 'NotIn'
+          ? !has || !values.includes(value!)
+          : e.operator === 'Exists'
+            ? has
+            : e.operator === 'DoesNotExist'
+              ? !has
+              : false;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** A harmless pod: one container with a named HTTP port, which the webhook would intercept. */
+export function probePod(namespace: string): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `realip-check-${randomUUID().slice(0, 8)}`, namespace, labels: { app: 'realip-check' } },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.invalid/realip-check:0', ports: [{ name: 'http', containerPort: 8080 }] }],
+    },
+  };
+}
+
+function review(namespace: string) {
+  const uid = randomUUID();
+  return {
+    uid,
+    body: JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid,
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        requestKind: { group: '', version: 'v1', kind: 'Pod' },
+        requestResource: { group: '', version: 'v1', resource: 'pods' },
+        namespace,
+        operation: 'CREATE',
+        userInfo: { username: 'realip-check' },
+        object: probePod(namespace),
+        dryRun: true,
+        options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions', dryRun: ['All'] },
+      },
+    }),
+  };
+}
+
+function post(
+  url: URL,
+  body: string,
+  opts: { ca?: string; servername?: string; extra?: object },
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutMs,
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+        ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+        ...opts.extra,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Where the API server would call the webhook, and the name it checks the certificate against. */
+interface Endpoint {
+  readonly url: URL | undefined;
+  readonly serverName: string;
+  readonly service: { name: string; namespace: string; port: number; path: string } | undefined;
+}
+
+function endpointOf(wh: V1MutatingWebhook, override: string | undefined): Endpoint {
+  const svc = wh.clientConfig.service;
+  const service = svc
+    ? { name: svc.name, namespace: svc.namespace, port: svc.port ?? 443, path: svc.path ?? '/' }
+    : undefined;
+  const configured = wh.clientConfig.url ? new URL(wh.clientConfig.url) : undefined;
+  const serverName = service ? `${service.name}.${service.namespace}.svc` : (configured?.hostname ?? '');
+  return {
+    url: override ? new URL(override) : configured,
+    serverName: serverName.replace(/^\[|\]$/g, ''),
+    service,
+  };
+}
+
+export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const add = (r: CheckResult) => {
+    results.push(r);
+    return r.status;
+  };
+  const skipRest = (ids: [string, string][], why: string) => {
+    for (const [id, title] of ids) add({ id, status: 'skip', title, detail: why });
+  };
+
+  // 1. The API server.
+  try {
+    const v = await o.kc.makeApiClient(VersionApi).getCode();
+    add({ id: 'api', status: 'pass', title: 'Kubernetes API', detail: `${v.gitVersion} at ${o.kc.getCurrentCluster()?.server}` });
+  } catch (err: unknown) {
+    add({ id: 'api', status: 'fail', title: 'Kubernetes API', detail: errText(err), code: 'CHK_API_UNREACHABLE' });
+    return results;
+  }
+
+  // 2. The webhook configuration.
+  const later: [string, string][] = [
+    ['ca-bundle', 'caBundle'],
+    ['cert', 'serving certificate matches the caBundle'],
+    ['cert-validity', 'certificate validity'],
+    ['reachable', 'webhook reachable'],
+  ];
+  let wh: V1MutatingWebhook | undefined;
+  try {
+    const cfg = await o.kc
+      .makeApiClient(AdmissionregistrationV1Api)
+      .readMutatingWebhookConfiguration({ name: o.configName });
+    wh = cfg.webhooks?.find((w) => w.name === WEBHOOK_NAME) ?? cfg.webhooks?.[0];
+    if (!wh) throw new Error('it has no webhooks');
+    const where = wh.clientConfig.url ?? `service ${wh.clientConfig.service?.namespace}/${wh.clientConfig.service?.name}`;
+    add({
+      id: 'config',
+      status: 'pass',
+      title: `MutatingWebhookConfiguration "${o.configName}"`,
+      detail: `${wh.name} -> ${where}; failurePolicy ${wh.failurePolicy}, timeout ${wh.timeoutSeconds}s`,
+    });
+  } catch (err: unknown) {
+    add({
+      id: 'config',
+      status: 'fail',
+      title: `MutatingWebhookConfiguration "${o.configName}"`,
+      detail: `${errText(err)} (installed with "helm install"? the name is the release's full name)`,
+      code: 'CHK_CONFIG_MISSING',
+    });
+    skipRest(later, 'no webhook configuration');
+    await namespaceChecks(o, undefined, add);
+    return results;
+  }
+
+  // 3. caBundle.
+  const caPem = Buffer.from(wh.clientConfig.caBundle ?? '', 'base64').toString('utf8');
+  let bundle: X509Certificate[] = [];
+  try {
+    bundle = parseBundle(caPem);
+  } catch (err: unknown) {
+    bundle = [];
+    add({ id: 'ca-bundle', status: 'fail', title: 'caBundle', detail: `does not parse: ${errText(err)}`, code: 'CHK_CA_BUNDLE_MISSING' });
+  }
+  if (results.at(-1)?.id !== 'ca-bundle') {
+    if (bundle.length === 0) {
+      add({
+        id: 'ca-bundle',
+        status: 'fail',
+        title: 'caBundle',
+        detail: 'empty: the API server cannot trust the webhook (self-managed mode: is the webhook running? cert-manager: is cainjector?)',
+        code: 'CHK_CA_BUNDLE_MISSING',
+      });
+    } else {
+      add({ id: 'ca-bundle', status: 'pass', title: 'caBundle', detail: bundle.map((c) => c.subject.replace(/\n/g, ', ')).join('; ') });
+    }
+  }
+
+  // 4. The serving certificate: off a connection when we can dial the webhook, else from its Secret.
+  const ep = endpointOf(wh, o.webhookUrl);
+  let leaf: X509Certificate | undefined;
+  let certProblem: string | undefined;
+  let source = '';
+  try {
+    if (ep.url) {
+      const port = Number(ep.url.port || 443);
+      const served = await fetchServedCertificate(ep.url.hostname.replace(/^\[|\]$/g, ''), port, ep.serverName, caPem, o.timeoutMs);
+      leaf = served.leaf;
+      certProblem = bundle.length === 0 ? 'no caBundle to verify against' : served.verifyError;
+      source = `served at ${ep.url.host}`;
+    } else if (ep.service) {
+      const name = o.tlsSecretName ?? `${ep.service.name}-tls`;
+      const secret = await o.kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace: ep.service.namespace });
+      const crt = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
+      leaf = parseBundle(crt)[0];
+      if (!leaf) throw new Error(`Secret ${ep.service.namespace}/${name} has no tls.crt`);
+      certProblem = verifyAgainstBundle(leaf, bundle, ep.serverName);
+      source = `Secret ${ep.service.namespace}/${name}`;
+    }
+  } catch (err: unknown) {
+    certProblem = `cannot get the serving certificate: ${errText(err)}`;
+  }
+  if (!leaf) {
+    add({ id: 'cert', status: 'fail', title: 'serving certificate matches the caBundle', detail: certProblem ?? 'no endpoint', code: 'CHK_CERT_UNAVAILABLE' });
+    add({ id: 'cert-validity', status: 'skip', title: 'certificate validity', detail: 'no certificate' });
+  } else {
+    add(
+      certProblem === undefined
+        ? { id: 'cert', status: 'pass', title: 'serving certificate matches the caBundle', detail: `${source}, valid for ${ep.serverName}` }
+        : { id: 'cert', status: 'fail', title: 'serving certificate matches the caBundle', detail: `${source}: ${certProblem}`, code: 'CHK_CA_MISMATCH' },
+    );
+    const days = daysLeft(leaf, o.now());
+    add(
+      days >= o.minValidityDays
+        ? { id: 'cert-validity', status: 'pass', title: 'certificate validity', detail: `${Math.floor(days)} days left (until ${leaf.validTo})` }
+        : {
+            id: 'cert-validity',
+            status: 'fail',
+            title: 'certificate validity',
+            detail: `${days < 0 ? 'expired' : `${Math.floor(days)} days left`} (until ${leaf.validTo}); need >= ${o.minValidityDays}`,
+            code: 'CHK_CERT_EXPIRING',
+          },
+    );
+  }
+
+  // 5. Reachability: a real AdmissionReview, answered with our uid.
+  await reachability(o, ep, caPem, add);
+
+  // 6 and 7. Namespaces and a dry-run pod.
+  await namespaceChecks(o, wh, add);
+  return results;
+}
+
+async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (r: CheckResult) => Status) {
+  const title = 'webhook reachable';
+  const r = review('realip-check');
+  try {
+    let res: { status: number; body: string };
+    let via: string;
+    if (ep.url) {
+      // SNI and the name check use the name the API server would use (an IP is checked as the host).
+      const byName = !/^[0-9.]+$|:/.test(ep.serverName);
+      res = await post(ep.url, r.body, { ca: caPem, ...(byName ? { servername: ep.serverName } : {}) }, o.timeoutMs);
+      via = ep.url.toString();
+    } else {
+      // Through the API server's service proxy: the same Service the API server calls.
+      const s = ep.service!;
+      const cluster = o.kc.getCurrentCluster();
+      const url = new URL(
+        `/api/v1/namespaces/${s.namespace}/services/https:${s.name}:${s.port}/proxy${s.path}`,
+        cluster?.server,
+      );
+      const extra: Record<string, unknown> = {};
+      await o.kc.applyToHTTPSOptions(extra);
+      res = await post(url, r.body, { extra }, o.timeoutMs);
+      via = `service proxy ${url.pathname}`;
+    }
+    const answer = JSON.parse(res.body) as { response?: { uid?: string; allowed?: boolean } };
+    if (res.status !== 200 || answer.response?.uid !== r.uid) {
+      throw new Error(`HTTP ${res.status}, ${res.body.slice(0, 200)}`);
+    }
+    add({ id: 'reachable', status: 'pass', title, detail: `${via} answered an AdmissionReview (allowed: ${answer.response.allowed})` });
+  } catch (err: unknown) {
+    add({ id: 'reachable', status: 'fail', title, detail: errText(err), code: 'CHK_WEBHOOK_UNREACHABLE' });
+  }
+}
+
+async function namespaceChecks(o: CheckOptions, wh: V1MutatingWebhook | undefined, add: (r: CheckResult) => Status) {
+  const core = o.kc.makeApiClient(CoreV1Api);
+  let selected: string[] = [];
+  try {
+    const list = await core.listNamespace({ labelSelector: `${INJECT_LABEL}=${INJECT_LABEL_VALUE}` });
+    const labelled = list.items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+    selected = labelled.filter((n) => selectorMatches(wh?.namespaceSelector, n.labels)).map((n) => n.name);
+    const excluded = labelled.filter((n) => !selected.includes(n.name)).map((n) => n.name);
+    if (labelled.length === 0) {
+      add({
+        id: 'namespaces',
+        status: 'warn',
+        title: 'labelled namespaces',
+        detail: `none: label one with "kubectl label namespace NAME ${INJECT_LABEL}=${INJECT_LABEL_VALUE}"`,
+        code: 'CHK_NO_LABELLED_NAMESPACE',
+      });
+    } else if (excluded.length > 0) {
+      add({
+        id: 'namespaces',
+        status: 'warn',
+        title: 'labelled namespaces',
+        detail: `injected: ${selected.join(', ') || '(none)'}; labelled but excluded by the webhook's namespaceSelector: ${excluded.join(', ')}`,
+        code: 'CHK_NAMESPACE_EXCLUDED',
+      });
+    } else {
+      add({ id: 'namespaces', status: 'pass', title: 'labelled namespaces', detail: selected.join(', ') });
+    }
+  } catch (err: unknown) {
+    add({ id: 'namespaces', status: 'fail', title: 'labelled namespaces', detail: errText(err), code: 'CHK_NAMESPACES_UNREADABLE' });
+  }
+
+  const title = 'dry-run pod is injected';
+  const ns = o.dryRunNamespace ?? selected[0];
+  if (ns === undefined) {
+    add({ id: 'dry-run', status: 'skip', title, detail: 'no labelled namespace to try (or pass --dry-run-namespace)' });
+    return;
+  }
+  try {
+    const pod = await core.createNamespacedPod({ namespace: ns, body: probePod(ns), dryRun: 'All' });
+    const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+    const count = names.filter((n) => n === SIDECAR_CONTAINER).length;
+    add(
+      count === 1
+        ? { id: 'dry-run', status: 'pass', title, detail: `in namespace ${ns}: containers ${names.join(', ')}` }
+        : {
+            id: 'dry-run',
+            status: 'fail',
+            title,
+            detail: `in namespace ${ns}: ${count === 0 ? 'no' : count} ${SIDECAR_CONTAINER} container (containers: ${names.join(', ')}); is the webhook down with failurePolicy Ignore?`,
+            code: 'CHK_NOT_INJECTED',
+          },
+    );
+  } catch (err: unknown) {
+    add({ id: 'dry-run', status: 'fail', title, detail: `in namespace ${ns}: ${errText(err)}`, code: 'CHK_DRY_RUN_FAILED' });
+  }
+}
