@@ -30,6 +30,11 @@ export const commands: Readonly<Record<string, Command>> = {
     summary: 'inject the sidecar into YAML offline, exactly as the webhook would (-f FILE or -)',
     load: async () => (await import('../webhook/inject-cli.ts')).run,
   },
+  check: {
+    summary:
+      'check the installation: webhook configuration, caBundle, certificate, reachability, a dry-run pod',
+    load: async () => (await import('../webhook/check.ts')).run,
+  },
   decode: {
     summary: 'decode a PROXY protocol header given as hex (a debugging aid)',
     load: async () => (await import('../sidecar/proxy-protocol/cli.ts')).run,

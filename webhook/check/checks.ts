@@ -84,9 +84,19 @@ export function probePod(namespace: string): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `realip-check-${randomUUID().slice(0, 8)}`, namespace, labels: { app: 'realip-check' } },
+    metadata: {
+      name: `realip-check-${randomUUID().slice(0, 8)}`,
+      namespace,
+      labels: { app: 'realip-check' },
+    },
     spec: {
-      containers: [{ name: 'app', image: 'registry.invalid/realip-check:0', ports: [{ name: 'http', containerPort: 8080 }] }],
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.invalid/realip-check:0',
+          ports: [{ name: 'http', containerPort: 8080 }],
+        },
+      ],
     },
   };
 }
@@ -181,9 +191,20 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   // 1. The API server.
   try {
     const v = await o.kc.makeApiClient(VersionApi).getCode();
-    add({ id: 'api', status: 'pass', title: 'Kubernetes API', detail: `${v.gitVersion} at ${o.kc.getCurrentCluster()?.server}` });
+    add({
+      id: 'api',
+      status: 'pass',
+      title: 'Kubernetes API',
+      detail: `${v.gitVersion} at ${o.kc.getCurrentCluster()?.server}`,
+    });
   } catch (err: unknown) {
-    add({ id: 'api', status: 'fail', title: 'Kubernetes API', detail: errText(err), code: 'CHK_API_UNREACHABLE' });
+    add({
+      id: 'api',
+      status: 'fail',
+      title: 'Kubernetes API',
+      detail: errText(err),
+      code: 'CHK_API_UNREACHABLE',
+    });
     return results;
   }
 
@@ -201,7 +222,8 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
       .readMutatingWebhookConfiguration({ name: o.configName });
     wh = cfg.webhooks?.find((w) => w.name === WEBHOOK_NAME) ?? cfg.webhooks?.[0];
     if (!wh) throw new Error('it has no webhooks');
-    const where = wh.clientConfig.url ?? `service ${wh.clientConfig.service?.namespace}/${wh.clientConfig.service?.name}`;
+    const where =
+      wh.clientConfig.url ?? `service ${wh.clientConfig.service?.namespace}/${wh.clientConfig.service?.name}`;
     add({
       id: 'config',
       status: 'pass',
@@ -228,7 +250,13 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
     bundle = parseBundle(caPem);
   } catch (err: unknown) {
     bundle = [];
-    add({ id: 'ca-bundle', status: 'fail', title: 'caBundle', detail: `does not parse: ${errText(err)}`, code: 'CHK_CA_BUNDLE_MISSING' });
+    add({
+      id: 'ca-bundle',
+      status: 'fail',
+      title: 'caBundle',
+      detail: `does not parse: ${errText(err)}`,
+      code: 'CHK_CA_BUNDLE_MISSING',
+    });
   }
   if (results.at(-1)?.id !== 'ca-bundle') {
     if (bundle.length === 0) {
@@ -236,11 +264,17 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
         id: 'ca-bundle',
         status: 'fail',
         title: 'caBundle',
-        detail: 'empty: the API server cannot trust the webhook (self-managed mode: is the webhook running? cert-manager: is cainjector?)',
+        detail:
+          'empty: the API server cannot trust the webhook (self-managed mode: is the webhook running? cert-manager: is cainjector?)',
         code: 'CHK_CA_BUNDLE_MISSING',
       });
     } else {
-      add({ id: 'ca-bundle', status: 'pass', title: 'caBundle', detail: bundle.map((c) => c.subject.replace(/\n/g, ', ')).join('; ') });
+      add({
+        id: 'ca-bundle',
+        status: 'pass',
+        title: 'caBundle',
+        detail: bundle.map((c) => c.subject.replace(/\n/g, ', ')).join('; '),
+      });
     }
   }
 
@@ -252,13 +286,21 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   try {
     if (ep.url) {
       const port = Number(ep.url.port || 443);
-      const served = await fetchServedCertificate(ep.url.hostname.replace(/^\[|\]$/g, ''), port, ep.serverName, caPem, o.timeoutMs);
+      const served = await fetchServedCertificate(
+        ep.url.hostname.replace(/^\[|\]$/g, ''),
+        port,
+        ep.serverName,
+        caPem,
+        o.timeoutMs,
+      );
       leaf = served.leaf;
       certProblem = bundle.length === 0 ? 'no caBundle to verify against' : served.verifyError;
       source = `served at ${ep.url.host}`;
     } else if (ep.service) {
       const name = o.tlsSecretName ?? `${ep.service.name}-tls`;
-      const secret = await o.kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace: ep.service.namespace });
+      const secret = await o.kc
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name, namespace: ep.service.namespace });
       const crt = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
       leaf = parseBundle(crt)[0];
       if (!leaf) throw new Error(`Secret ${ep.service.namespace}/${name} has no tls.crt`);
@@ -269,18 +311,40 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
     certProblem = `cannot get the serving certificate: ${errText(err)}`;
   }
   if (!leaf) {
-    add({ id: 'cert', status: 'fail', title: 'serving certificate matches the caBundle', detail: certProblem ?? 'no endpoint', code: 'CHK_CERT_UNAVAILABLE' });
+    add({
+      id: 'cert',
+      status: 'fail',
+      title: 'serving certificate matches the caBundle',
+      detail: certProblem ?? 'no endpoint',
+      code: 'CHK_CERT_UNAVAILABLE',
+    });
     add({ id: 'cert-validity', status: 'skip', title: 'certificate validity', detail: 'no certificate' });
   } else {
     add(
       certProblem === undefined
-        ? { id: 'cert', status: 'pass', title: 'serving certificate matches the caBundle', detail: `${source}, valid for ${ep.serverName}` }
-        : { id: 'cert', status: 'fail', title: 'serving certificate matches the caBundle', detail: `${source}: ${certProblem}`, code: 'CHK_CA_MISMATCH' },
+        ? {
+            id: 'cert',
+            status: 'pass',
+            title: 'serving certificate matches the caBundle',
+            detail: `${source}, valid for ${ep.serverName}`,
+          }
+        : {
+            id: 'cert',
+            status: 'fail',
+            title: 'serving certificate matches the caBundle',
+            detail: `${source}: ${certProblem}`,
+            code: 'CHK_CA_MISMATCH',
+          },
     );
     const days = daysLeft(leaf, o.now());
     add(
       days >= o.minValidityDays
-        ? { id: 'cert-validity', status: 'pass', title: 'certificate validity', detail: `${Math.floor(days)} days left (until ${leaf.validTo})` }
+        ? {
+            id: 'cert-validity',
+            status: 'pass',
+            title: 'certificate validity',
+            detail: `${Math.floor(days)} days left (until ${leaf.validTo})`,
+          }
         : {
             id: 'cert-validity',
             status: 'fail',
@@ -308,7 +372,12 @@ async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (
     if (ep.url) {
       // SNI and the name check use the name the API server would use (an IP is checked as the host).
       const byName = !/^[0-9.]+$|:/.test(ep.serverName);
-      res = await post(ep.url, r.body, { ca: caPem, ...(byName ? { servername: ep.serverName } : {}) }, o.timeoutMs);
+      res = await post(
+        ep.url,
+        r.body,
+        { ca: caPem, ...(byName ? { servername: ep.serverName } : {}) },
+        o.timeoutMs,
+      );
       via = ep.url.toString();
     } else {
       // Through the API server's service proxy: the same Service the API server calls.
@@ -327,18 +396,30 @@ async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (
     if (res.status !== 200 || answer.response?.uid !== r.uid) {
       throw new Error(`HTTP ${res.status}, ${res.body.slice(0, 200)}`);
     }
-    add({ id: 'reachable', status: 'pass', title, detail: `${via} answered an AdmissionReview (allowed: ${answer.response.allowed})` });
+    add({
+      id: 'reachable',
+      status: 'pass',
+      title,
+      detail: `${via} answered an AdmissionReview (allowed: ${answer.response.allowed})`,
+    });
   } catch (err: unknown) {
     add({ id: 'reachable', status: 'fail', title, detail: errText(err), code: 'CHK_WEBHOOK_UNREACHABLE' });
   }
 }
 
-async function namespaceChecks(o: CheckOptions, wh: V1MutatingWebhook | undefined, add: (r: CheckResult) => Status) {
+async function namespaceChecks(
+  o: CheckOptions,
+  wh: V1MutatingWebhook | undefined,
+  add: (r: CheckResult) => Status,
+) {
   const core = o.kc.makeApiClient(CoreV1Api);
   let selected: string[] = [];
   try {
     const list = await core.listNamespace({ labelSelector: `${INJECT_LABEL}=${INJECT_LABEL_VALUE}` });
-    const labelled = list.items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+    const labelled = list.items.map((n) => ({
+      name: n.metadata?.name ?? '',
+      labels: n.metadata?.labels ?? {},
+    }));
     selected = labelled.filter((n) => selectorMatches(wh?.namespaceSelector, n.labels)).map((n) => n.name);
     const excluded = labelled.filter((n) => !selected.includes(n.name)).map((n) => n.name);
     if (labelled.length === 0) {
@@ -361,13 +442,24 @@ async function namespaceChecks(o: CheckOptions, wh: V1MutatingWebhook | undefine
       add({ id: 'namespaces', status: 'pass', title: 'labelled namespaces', detail: selected.join(', ') });
     }
   } catch (err: unknown) {
-    add({ id: 'namespaces', status: 'fail', title: 'labelled namespaces', detail: errText(err), code: 'CHK_NAMESPACES_UNREADABLE' });
+    add({
+      id: 'namespaces',
+      status: 'fail',
+      title: 'labelled namespaces',
+      detail: errText(err),
+      code: 'CHK_NAMESPACES_UNREADABLE',
+    });
   }
 
   const title = 'dry-run pod is injected';
   const ns = o.dryRunNamespace ?? selected[0];
   if (ns === undefined) {
-    add({ id: 'dry-run', status: 'skip', title, detail: 'no labelled namespace to try (or pass --dry-run-namespace)' });
+    add({
+      id: 'dry-run',
+      status: 'skip',
+      title,
+      detail: 'no labelled namespace to try (or pass --dry-run-namespace)',
+    });
     return;
   }
   try {
@@ -376,7 +468,12 @@ async function namespaceChecks(o: CheckOptions, wh: V1MutatingWebhook | undefine
     const count = names.filter((n) => n === SIDECAR_CONTAINER).length;
     add(
       count === 1
-        ? { id: 'dry-run', status: 'pass', title, detail: `in namespace ${ns}: containers ${names.join(', ')}` }
+        ? {
+            id: 'dry-run',
+            status: 'pass',
+            title,
+            detail: `in namespace ${ns}: containers ${names.join(', ')}`,
+          }
         : {
             id: 'dry-run',
             status: 'fail',
@@ -386,6 +483,12 @@ async function namespaceChecks(o: CheckOptions, wh: V1MutatingWebhook | undefine
           },
     );
   } catch (err: unknown) {
-    add({ id: 'dry-run', status: 'fail', title, detail: `in namespace ${ns}: ${errText(err)}`, code: 'CHK_DRY_RUN_FAILED' });
+    add({
+      id: 'dry-run',
+      status: 'fail',
+      title,
+      detail: `in namespace ${ns}: ${errText(err)}`,
+      code: 'CHK_DRY_RUN_FAILED',
+    });
   }
 }

@@ -73,7 +73,8 @@ export function verifyAgainstBundle(leaf: X509Certificate, bundle: readonly X509
   if (!issuer) return `not signed by any of the ${bundle.length} certificate(s) in the caBundle`;
   const isIp = /^[0-9.]+$|:/.test(host);
   const named = isIp ? leaf.checkIP(host) : leaf.checkHost(host);
-  if (named === undefined) return `certificate is not valid for ${host} (subjectAltName: ${leaf.subjectAltName})`;
+  if (named === undefined)
+    return `certificate is not valid for ${host} (subjectAltName: ${leaf.subjectAltName})`;
   return undefined;
 }
 
