@@ -127,22 +127,28 @@ export function injectYaml(text: string, defaults: InjectionDefaults): InjectRes
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) return { output: text, notes, errors };
   const out: string[] = [];
+  let from = 0;
   docs.forEach((doc, i) => {
+    // The document's own text, leading comments and separator included: kept byte for byte
+    // when nothing changes.
+    const to = doc.range[2];
+    const source = text.slice(from, to).replace(/^---[^\n]*\n/, '');
+    from = to;
     if (doc.errors.length > 0) {
       for (const e of doc.errors) errors.push(`document ${i + 1}: YAML: ${e.message.split('\n')[0]}`);
       return;
     }
     const js: unknown = doc.toJS({ maxAliasCount: 100 });
     if (!isObject(js)) {
-      out.push(doc.toString());
+      out.push(source);
       return;
     }
     const changed = injectObject(js, describe(i, js), defaults, notes, errors);
-    out.push(changed ? new Document(js).toString({ lineWidth: 0 }) : doc.toString());
+    out.push(changed ? new Document(js).toString({ lineWidth: 0 }) : source);
   });
   const output = out
-    .map((d) => d.replace(/^---\n/, ''))
     .filter((d) => d.trim() !== '')
+    .map((d) => (d.endsWith('\n') ? d : `${d}\n`))
     .join('---\n');
   return { output, notes, errors };
 }

@@ -68,7 +68,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Returns the problems (field path and what is expected), empty when the pod can be handled. */
 export function checkPodShape(obj: unknown, at = ''): string[] {
   const problems: string[] = [];
-  if (!isObject(obj)) return [`${at || 'object'}: expected an object`];
+  if (!isObject(obj)) return [`${at.replace(/\.$/, '') || 'object'}: expected an object`];
   const meta = obj.metadata;
   if (meta !== undefined) {
     if (!isObject(meta)) problems.push(`${at}metadata: expected an object`);
