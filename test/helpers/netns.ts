@@ -147,16 +147,18 @@ export class Netns {
     port: number;
     localAddress?: string;
     send: string | Buffer;
+    /** Half-close right after sending (default true); false: wait for the peer to close first. */
+    halfClose?: boolean;
     timeoutMs?: number;
   }): Promise<{ data: string; error?: string }> {
     const script = `
       const net = require('node:net');
-      const [host, port, local, hex, ms] = process.argv.slice(1);
+      const [host, port, local, hex, ms, half] = process.argv.slice(1);
       const s = net.connect({ host, port: Number(port), ...(local ? { localAddress: local } : {}) });
       const chunks = [];
       let error;
       s.setTimeout(Number(ms), () => { error = 'TIMEOUT'; s.destroy(); });
-      s.on('connect', () => s.end(Buffer.from(hex, 'hex')));
+      s.on('connect', () => (half === '1' ? s.end(Buffer.from(hex, 'hex')) : s.write(Buffer.from(hex, 'hex'))));
       s.on('data', (b) => chunks.push(b));
       s.on('error', (e) => { error = e.code || e.message; });
       s.on('close', () => {
@@ -174,6 +176,7 @@ export class Netns {
         opts.localAddress ?? '',
         hex,
         String(ms),
+        opts.halfClose === false ? '0' : '1',
       ],
       { timeoutMs: ms + 5000 },
     );
@@ -183,9 +186,13 @@ export class Netns {
 
   /** Kills what spawn() started, then anything else still inside, then deletes the namespace. */
   async destroy(): Promise<void> {
-    for (const child of this.#children) child.kill('SIGKILL');
+    const children = [...this.#children];
+    for (const child of children) child.kill('SIGKILL');
+    // 'exit', not 'close': a grandchild (nginx worker) may hold the pipes open until killed below.
     await Promise.all(
-      [...this.#children].map((c) => new Promise((r) => (c.exitCode !== null ? r(0) : c.on('close', r)))),
+      children.map(
+        (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(0) : c.once('exit', r))),
+      ),
     );
     const pids = await run(IP, ['netns', 'pids', this.name]);
     for (const pid of pids.stdout.split('\n').filter((p) => /^\d+$/.test(p))) {
@@ -196,6 +203,10 @@ export class Netns {
       }
     }
     await run(IP, ['netns', 'del', this.name]);
+    for (const child of children) {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
   }
 }
 
