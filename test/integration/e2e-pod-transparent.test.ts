@@ -1,0 +1,175 @@
+// End to end on network-namespace "pods", `transparent` mode: client -> HAProxy edge (send-proxy v1
+// and send-proxy-v2) -> pod:6379 -> REDIRECT (realip init, with its policy routing) -> realip sidecar
+// :15002, which connects to the app FROM the client's address (IP_TRANSPARENT) -> an unmodified TCP
+// app whose getpeername() is the client. The app's reply reaching the client proves the policy
+// routing. Namespaces are removed even when a case fails.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildWorld, REALIP_MAIN, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+
+const APP_PORT = 6379;
+const LISTEN_PORT = 15002;
+const ADMIN_PORT = 15021;
+const EDGE_V1 = 8001;
+const EDGE_V2 = 8002;
+
+/** An unmodified TCP app that speaks first: it tells who its peer is, then echoes. */
+const APP = `
+require('node:net').createServer((s) => {
+  process.stdout.write('peer ' + s.remoteAddress + '\\n');
+  s.write('peer=' + s.remoteAddress + ' port=' + s.remotePort + '\\n');
+  s.on('data', (b) => s.write(b));
+  s.on('end', () => s.end());
+  s.on('error', () => {});
+}).listen({ port: ${APP_PORT}, host: '::' });
+`;
+
+describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip sidecar -> unmodified TCP app', () => {
+  let w: World;
+  let dir: string;
+  let app: Spawned;
+  let sidecar: Spawned;
+  let stateBefore: string;
+  const listener = `transparent:${LISTEN_PORT}:${APP_PORT}`;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-transparent-'));
+    w = await buildWorld('e2ex');
+    const a = w.addr;
+    stateBefore = await steeringState(w.pod);
+    app = w.pod.spawn([process.execPath, '-e', APP]);
+    await w.pod.waitForPort(APP_PORT, 10_000, app);
+    const init = await w.pod.realip(['init', '--listener', listener, '--log-level', 'warn']);
+    assert.equal(init.code, 0, `realip init: ${init.stderr}`);
+    sidecar = w.pod.spawn([
+      process.execPath,
+      REALIP_MAIN,
+      'sidecar',
+      '--listener',
+      listener,
+      '--trusted-cidrs',
+      `${a.nodeV4}/32,${a.nodeV6}/128`,
+      '--admin-port',
+      String(ADMIN_PORT),
+      '--log-level',
+      'warn',
+    ]);
+    await w.pod.waitForPort(LISTEN_PORT, 15_000, sidecar);
+    await w.pod.waitForPort(ADMIN_PORT, 15_000, sidecar);
+    writeFileSync(
+      join(dir, 'haproxy.cfg'),
+      `global
+  maxconn 200
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend edge_v1
+  bind ${a.edgeClientSideV4}:${EDGE_V1}
+  bind [${a.edgeClientSideV6}]:${EDGE_V1}
+  default_backend pod_v1
+backend pod_v1
+  server pod ${a.podV4}:${APP_PORT} send-proxy
+frontend edge_v2
+  bind ${a.edgeClientSideV4}:${EDGE_V2}
+  bind [${a.edgeClientSideV6}]:${EDGE_V2}
+  default_backend pod_v2
+backend pod_v2
+  server pod [${a.podV6}]:${APP_PORT} send-proxy-v2
+`,
+    );
+    const haproxy = w.edge.spawn(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]);
+    await w.edge.waitForPort(EDGE_V1, 10_000, haproxy);
+    await w.edge.waitForPort(EDGE_V2, 10_000, haproxy);
+  });
+
+  after(async () => {
+    try {
+      await w?.cleanup();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** Connects through the edge, sends a line, and reads until the app's banner and echo came back. */
+  async function viaEdge(client: string, edgeHost: string, port: number): Promise<string> {
+    const r = await w.client.connect({
+      host: edgeHost,
+      port,
+      localAddress: client,
+      send: 'ping\n',
+      halfClose: false,
+      timeoutMs: 1500,
+    });
+    // The app never closes first here: the client's timeout ends the exchange; what matters is
+    // what arrived before it.
+    assert.ok(
+      r.error === undefined || r.error === 'TIMEOUT',
+      `${client}: ${r.error}\nsidecar: ${sidecar.stderr}`,
+    );
+    return r.data;
+  }
+
+  it('PROXY v1, IPv4 client: the app sees the client as its TCP peer, and its reply reaches the client', async () => {
+    const a = w.addr;
+    const got = await viaEdge(a.clientV4[0]!, a.edgeClientSideV4, EDGE_V1);
+    assert.match(got, /^peer=(::ffff:)?198\.51\.100\.7 port=\d+\nping\n$/);
+  });
+
+  it('PROXY v2 over the pod IPv6 address, IPv6 client: the app sees the IPv6 client', async () => {
+    const a = w.addr;
+    assert.match(
+      await viaEdge(a.clientV6[0]!, a.edgeClientSideV6, EDGE_V2),
+      /^peer=2001:db8::7 port=\d+\nping\n$/,
+    );
+  });
+
+  it('PROXY v2, another IPv4 client: its own address', async () => {
+    const a = w.addr;
+    assert.match(
+      await viaEdge(a.clientV4[1]!, a.edgeClientSideV4, EDGE_V2),
+      /^peer=(::ffff:)?198\.51\.100\.8 port=\d+\nping\n$/,
+    );
+  });
+
+  it('a probe from the node reaches the app through /app-health/tcp on the admin port', async () => {
+    const r = await w.edge.run([
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+    ]);
+    assert.equal(r.stdout, '200', r.stderr);
+  });
+
+  it('a forged PROXY header from another pod is refused: the app never sees the forged client', async () => {
+    const a = w.addr;
+    const r = await w.other.connect({
+      host: a.podV4,
+      port: APP_PORT,
+      send: `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nhello\n`,
+    });
+    assert.equal(r.data, '');
+    assert.doesNotMatch(app.stdout, /203\.0\.113\.66/);
+  });
+
+  it('init re-run leaves identical rules and routes; --cleanup restores the original state', async () => {
+    const once = await steeringState(w.pod);
+    assert.match(once, /from 127\.0\.0\.1\/8 iif lo lookup 15100/);
+    const again = await w.pod.realip(['init', '--listener', listener, '--log-level', 'warn']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await steeringState(w.pod), once);
+    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(await steeringState(w.pod), stateBefore);
+  });
+});
