@@ -14,6 +14,7 @@ export type PatchOp =
   | { readonly op: 'remove'; readonly path: string };
 
 export function escapePointer(segment: string): string {
+  if (!segment.includes('~') && !segment.includes('/')) return segment;
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
@@ -23,6 +24,21 @@ export function unescapePointer(segment: string): string {
 
 function isObject(v: Json): v is { [key: string]: Json } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep copy of a JSON value (several times faster than structuredClone for plain JSON). */
+export function cloneJson<T extends Json>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map((x) => cloneJson(x)) as T;
+  const out: { [key: string]: Json } = {};
+  for (const k of Object.keys(v)) {
+    const value = cloneJson((v as { [key: string]: Json })[k]!);
+    // A "__proto__" key (possible from YAML) must stay an own property, not become the prototype.
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out as T;
 }
 
 export function deepEqual(a: Json, b: Json): boolean {
@@ -49,7 +65,7 @@ export function diff(before: Json, after: Json, path = ''): PatchOp[] {
 }
 
 function walk(a: Json, b: Json, path: string, ops: PatchOp[]): void {
-  if (deepEqual(a, b)) return;
+  if (a === b) return;
   if (isObject(a) && isObject(b)) {
     for (const k of Object.keys(a)) {
       const p = `${path}/${escapePointer(k)}`;
@@ -99,11 +115,11 @@ function insertionPoint(a: readonly Json[], b: readonly Json[]): number {
 
 /** Applies add/remove/replace to a copy of the document (used by tests and `realip inject` checks). */
 export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
-  let root: Json = structuredClone(doc);
+  let root: Json = cloneJson(doc);
   for (const op of ops) {
     if (op.path === '') {
       if (op.op === 'remove') throw new Error('cannot remove the document root');
-      root = structuredClone(op.value);
+      root = cloneJson(op.value);
       continue;
     }
     const segments = op.path.split('/').slice(1).map(unescapePointer);
@@ -121,14 +137,14 @@ export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
     if (Array.isArray(parent)) {
       const i = last === '-' ? parent.length : Number(last);
       if (!Number.isInteger(i) || i < 0 || i > parent.length) throw new Error(`path ${op.path}: bad index`);
-      if (op.op === 'add') parent.splice(i, 0, structuredClone(op.value));
+      if (op.op === 'add') parent.splice(i, 0, cloneJson(op.value));
       else if (i >= parent.length) throw new Error(`path ${op.path}: no element`);
       else if (op.op === 'remove') parent.splice(i, 1);
-      else parent[i] = structuredClone(op.value);
+      else parent[i] = cloneJson(op.value);
     } else if (isObject(parent)) {
       if (op.op !== 'add' && !Object.hasOwn(parent, last)) throw new Error(`path ${op.path}: no member`);
       if (op.op === 'remove') delete parent[last];
-      else parent[last] = structuredClone(op.value);
+      else parent[last] = cloneJson(op.value);
     } else {
       throw new Error(`path ${op.path}: parent is not a container`);
     }

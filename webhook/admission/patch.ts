@@ -6,7 +6,7 @@
 import { Annotations, appHealthPath, Defaults, formatListener } from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
 import type { Plan } from './decide.ts';
-import { diff, type PatchOp } from './json-patch.ts';
+import { cloneJson, diff, type PatchOp } from './json-patch.ts';
 import { type Container, type Json, type JsonObject, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
 import { initContainer, sidecarContainer, sidecarPortNames } from './sidecar-spec.ts';
 
@@ -27,7 +27,7 @@ export interface Mutation {
 }
 
 export function mutatePod(original: Pod, plan: Plan): Mutation {
-  const pod = structuredClone(original);
+  const pod = cloneJson(original as unknown as Json) as unknown as Pod;
   const warnings = [...plan.warnings];
   const spec = pod.spec;
   const taken = [...spec.containers, ...(spec.initContainers ?? [])].flatMap((c) =>
