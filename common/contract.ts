@@ -136,3 +136,10 @@ export const SIDECAR_UID = 1337;
  * kubelet starts the app containers only after the sidecar is listening.
  */
 export const SIDECAR_WAIT_COMMAND = Object.freeze(['realip', 'sidecar-wait'] as const);
+
+/** Variables read only by `realip init` (set by hand; the webhook writes listeners and redirect-from). */
+export const InitEnv = Object.freeze({
+  iptablesBackend: 'REALIP_IPTABLES_BACKEND',
+  dryRun: 'REALIP_DRY_RUN',
+  cleanup: 'REALIP_CLEANUP',
+});

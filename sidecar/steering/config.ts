@@ -4,7 +4,7 @@
  * reported at once (ConfigError).
  */
 import { type Cidr, parseCidr } from '../../common/cidr.ts';
-import { Env, type ListenerSpec, parseListener } from '../../common/contract.ts';
+import { Env, InitEnv, type ListenerSpec, parseListener } from '../../common/contract.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../../common/logger.ts';
 import { collectOptions, type OptionSpec } from '../../common/options.ts';
@@ -37,14 +37,14 @@ export const INIT_OPTIONS: readonly OptionSpec[] = [
   },
   {
     flag: 'iptables-backend',
-    env: 'REALIP_IPTABLES_BACKEND',
+    env: InitEnv.iptablesBackend,
     help: 'auto (detect from existing rules, else nft), nft or legacy',
     default: 'auto',
   },
-  { flag: 'dry-run', env: 'REALIP_DRY_RUN', help: 'print the plan and change nothing', boolean: true },
+  { flag: 'dry-run', env: InitEnv.dryRun, help: 'print the plan and change nothing', boolean: true },
   {
     flag: 'cleanup',
-    env: 'REALIP_CLEANUP',
+    env: InitEnv.cleanup,
     help: 'remove everything realip init installed',
     boolean: true,
   },
@@ -77,8 +77,8 @@ export function parseInitConfig(
     problems.push(`${name} must be true or false, got "${v[name]}"`);
     return false;
   };
-  const dryRun = bool('REALIP_DRY_RUN');
-  const cleanup = bool('REALIP_CLEANUP');
+  const dryRun = bool(InitEnv.dryRun);
+  const cleanup = bool(InitEnv.cleanup);
 
   const listeners: ListenerSpec[] = [];
   for (const item of splitList(v[Env.listeners])) {
@@ -115,10 +115,10 @@ export function parseInitConfig(
     else redirectFrom.push(c);
   }
 
-  const backendText = v.REALIP_IPTABLES_BACKEND ?? 'auto';
+  const backendText = v[InitEnv.iptablesBackend] ?? 'auto';
   if (!(BACKENDS as readonly string[]).includes(backendText)) {
     problems.push(
-      `--iptables-backend / REALIP_IPTABLES_BACKEND: "${backendText}" is not one of ${BACKENDS.join(', ')}`,
+      `--iptables-backend / ${InitEnv.iptablesBackend}: "${backendText}" is not one of ${BACKENDS.join(', ')}`,
     );
   }
   const logLevel = v[Env.logLevel] ?? 'info';
