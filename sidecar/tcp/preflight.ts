@@ -102,10 +102,8 @@ export async function transparentPreflight(
   for (const family of families) {
     const flag = family === 4 ? '-4' : '-6';
     let rules: string;
-    let routes: string;
     try {
       rules = await sys.ip([flag, 'rule', 'show']);
-      routes = await sys.ip([flag, 'route', 'show', 'table', String(table)]);
     } catch (err: unknown) {
       throw new RealipError(
         'TCP_ROUTING_UNCHECKED',
@@ -114,6 +112,8 @@ export async function transparentPreflight(
         { cause: err },
       );
     }
+    // A table that was never created makes `ip route show table N` fail: that is "no route".
+    const routes = await sys.ip([flag, 'route', 'show', 'table', String(table)]).catch(() => '');
     const from = family === 4 ? '127.0.0.1/8' : '::1';
     if (!hasLoopbackRule(rules, family, table)) {
       problems.push(`missing policy rule (ip ${flag} rule): "from ${from} iif lo lookup ${table}"`);
