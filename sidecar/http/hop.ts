@@ -1,6 +1,45 @@
-// Placeholder until the hop lands; replaced by its implementation.
-import type { HopFactory } from '../hop.ts';
+/**
+ * The HTTP hop: every request of a connection reaches the app with the client's address in
+ * X-Forwarded-For / X-Real-IP / Forwarded (see rewrite.ts for the exact policy), over one app
+ * connection per client connection. Design and limits: docs/sidecar.md.
+ */
+import type { Counter } from '../../common/metrics.ts';
+import type { AcceptedConnection, Hop, HopFactory } from '../hop.ts';
+import type { SidecarMetrics } from '../metrics.ts';
+import { HttpConnection } from './connection.ts';
+import { HttpHopState } from './hop-state.ts';
+import { HeadRewriter } from './rewrite.ts';
+import { tlvHeaderLines } from './tlv-headers.ts';
 
-export const createHttpHop: HopFactory = () => {
-  throw new Error('this listener mode is not implemented yet');
+export const createHttpHop: HopFactory = (ctx): Hop => {
+  const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log);
+  const tlvOmitted = tlvOmittedCounter(ctx.metrics);
+  return {
+    handle(conn: AcceptedConnection): void {
+      const tlv = tlvHeaderLines(ctx.config.tlvHeaders, conn.header);
+      for (const name of tlv.invalid) {
+        tlvOmitted.inc({ tlv: name });
+        conn.log.warn({ code: 'HTTP_TLV_VALUE_REFUSED', tlv: name }, 'tlv value not exposed as a header');
+      }
+      const rewriter = new HeadRewriter(ctx.config.forwarded, conn.client, conn.destination.port, tlv.lines);
+      state.connections.add(new HttpConnection(state, conn, rewriter));
+    },
+    drain(deadline: number): Promise<void> {
+      return state.drain(deadline).finally(() => state.stop());
+    },
+  };
 };
+
+/** One counter per registry, whatever the number of http listeners. */
+const omittedCounters = new WeakMap<object, Counter>();
+function tlvOmittedCounter(metrics: SidecarMetrics): Counter {
+  let c = omittedCounters.get(metrics.registry);
+  if (!c) {
+    c = metrics.registry.counter(
+      'realip_http_tlv_headers_omitted_total',
+      'TLV values not exposed as headers because they contain unsafe characters',
+    );
+    omittedCounters.set(metrics.registry, c);
+  }
+  return c;
+}

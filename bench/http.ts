@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:http`: the HTTP hop against nginx and HAProxy doing the same job, side by side.
+ *
+ *   wrk --> HAProxy edge (mode tcp, send-proxy-v2) --> proxy under test (taskset -c 1) --> nginx app
+ *   wrk --> HAProxy edge (mode tcp) --> nginx app                       ("direct", for added latency)
+ *
+ * Proxies under test: realip (`realip sidecar --listener http:...`), nginx (`listen proxy_protocol`,
+ * `proxy_set_header X-Forwarded-For $proxy_protocol_addr`, upstream keepalive), HAProxy (`bind
+ * accept-proxy`, `http-request set-header X-Forwarded-For %[src]`). Each gets one core; wrk, the
+ * edge and the app share the other. Prints req/s, p50/p99 latency, CPU per request (utime+stime
+ * from /proc), RSS idle and at 1000 connections, and ratios against nginx.
+ *
+ * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "50,200"), BENCH_ONLY (comma list).
+ */
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import {
+  type Child,
+  cpuMicros,
+  freePort,
+  haproxy,
+  nginx,
+  requireTool,
+  rssMB,
+  startChild,
+  tempDir,
+  waitForPort,
+} from './lib/procs.ts';
+
+const run = promisify(execFile);
+const REPO = new URL('..', import.meta.url).pathname;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNS = (process.env.BENCH_CONNS ?? '50,200').split(',').map(Number);
+const BIG = 1000;
+const PROXY_CORE = 1;
+const LOAD_CORE = 0;
+
+interface WrkResult {
+  rps: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  errors: string;
+  timeouts: number;
+}
+
+function ms(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+async function wrk(port: number, conns: number, seconds: number): Promise<WrkResult> {
+  const { stdout } = await run(
+    'taskset',
+    [
+      '-c',
+      String(LOAD_CORE),
+      'wrk',
+      '-t1',
+      `-c${conns}`,
+      `-d${seconds}s`,
+      '--latency',
+      '--timeout',
+      '5s',
+      `http://127.0.0.1:${port}/`,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN);
+  const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  const sock = /Socket errors: (.*)/.exec(stdout)?.[1] ?? '';
+  const timeouts = Number(/timeout (\d+)/.exec(sock)?.[1] ?? 0);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];
+  return {
+    rps,
+    requests,
+    p50,
+    p99,
+    errors: [sock, non2xx ? `non-2xx ${non2xx}` : ''].filter(Boolean).join('; '),
+    timeouts,
+  };
+}
+
+interface ProxyUnderTest {
+  readonly name: string;
+  readonly port: number;
+  readonly child: Child;
+}
+
+async function main(): Promise<void> {
+  for (const t of ['haproxy', 'nginx', 'wrk', 'taskset']) requireTool(t);
+  const dir = tempDir('realip-bench-http-');
+  const children: Child[] = [];
+  const only = process.env.BENCH_ONLY?.split(',');
+  try {
+    const appPort = await freePort();
+    const app = nginx(
+      dir,
+      'app',
+      `worker_processes 1; events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:${appPort} backlog=4096; location / { return 200 "hello, world\\n"; } } }`,
+      LOAD_CORE,
+    );
+    children.push(app);
+    await waitForPort(appPort);
+
+    const proxies: ProxyUnderTest[] = [];
+    const want = (n: string) => !only || only.includes(n);
+    if (want('realip')) {
+      const port = await freePort();
+      const admin = await freePort();
+      const child = startChild('realip', 'taskset', [
+        '-c',
+        String(PROXY_CORE),
+        process.execPath,
+        `${REPO}cli/main.ts`,
+        'sidecar',
+        '--listener',
+        `http:${port}:${appPort}`,
+        '--trusted-cidrs',
+        '127.0.0.0/8',
+        '--admin-port',
+        String(admin),
+        '--admin-host',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+      ]);
+      children.push(child);
+      proxies.push({ name: 'realip', port, child });
+    }
+    if (want('nginx')) {
+      const port = await freePort();
+      const child = nginx(
+        dir,
+        'proxy',
+        `worker_processes 1; events { worker_connections 8192; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  upstream app { server 127.0.0.1:${appPort}; keepalive 256; }
+  server { listen 127.0.0.1:${port} proxy_protocol backlog=4096;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_protocol_addr; proxy_set_header X-Real-IP $proxy_protocol_addr; } } }`,
+        PROXY_CORE,
+      );
+      children.push(child);
+      proxies.push({ name: 'nginx', port, child });
+    }
+    if (want('haproxy')) {
+      const port = await freePort();
+      const child = haproxy(
+        dir,
+        'proxy-haproxy',
+        `global
+  maxconn 8000
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend f
+  bind 127.0.0.1:${port} accept-proxy
+  http-request set-header X-Forwarded-For %[src]
+  http-request set-header X-Real-IP %[src]
+  default_backend b
+backend b
+  http-reuse always
+  server app 127.0.0.1:${appPort}
+`,
+        PROXY_CORE,
+      );
+      children.push(child);
+      proxies.push({ name: 'haproxy', port, child });
+    }
+    // One edge per target: mode tcp, PROXY v2 to the proxies, plain to the app (direct).
+    const edges: { name: string; port: number }[] = [];
+    let edgeConf = `global
+  maxconn 8000
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+`;
+    const direct = await freePort();
+    edgeConf += `listen direct\n  bind 127.0.0.1:${direct}\n  server app 127.0.0.1:${appPort}\n`;
+    edges.push({ name: 'direct', port: direct });
+    for (const p of proxies) {
+      const port = await freePort();
+      edgeConf += `listen to-${p.name}\n  bind 127.0.0.1:${port}\n  server s 127.0.0.1:${p.port} send-proxy-v2\n`;
+      edges.push({ name: p.name, port });
+    }
+    const edge = haproxy(dir, 'edge', edgeConf, LOAD_CORE);
+    children.push(edge);
+    for (const e of edges) await waitForPort(e.port);
+    for (const p of proxies) await waitForPort(p.port);
+
+    const pid = (c: Child) => c.proc.pid ?? 0;
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = new Map(proxies.map((p) => [p.name, rssMB(pid(p.child))]));
+
+    process.stdout.write(
+      `bench:http  ${SECONDS}s per run, proxy on core ${PROXY_CORE}, wrk/edge/app on core ${LOAD_CORE}\n`,
+    );
+    const rows: string[][] = [['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'errors']];
+    const results = new Map<string, { rps: number; cpu: number; p99: number }>();
+    for (const conns of [...CONNS, BIG]) {
+      for (const e of edges) {
+        // Warm up (JIT, connection pools), then measure.
+        await wrk(e.port, conns, 1);
+        const p = proxies.find((x) => x.name === e.name);
+        const cpu0 = p ? cpuMicros(pid(p.child)) : 0;
+        let peak = 0;
+        const sampler = p ? setInterval(() => (peak = Math.max(peak, rssMB(pid(p.child)))), 250) : undefined;
+        const r = await wrk(e.port, conns, SECONDS);
+        if (sampler) clearInterval(sampler);
+        const cpu = p ? (cpuMicros(pid(p.child)) - cpu0) / r.requests : Number.NaN;
+        results.set(`${e.name}:${conns}`, { rps: r.rps, cpu, p99: r.p99 });
+        if (p && conns === BIG) idle.set(`${p.name}@${BIG}`, peak);
+        rows.push([
+          e.name,
+          String(conns),
+          r.rps.toFixed(0),
+          r.p50.toFixed(2),
+          r.p99.toFixed(2),
+          Number.isNaN(cpu) ? '-' : cpu.toFixed(1),
+          r.errors || '-',
+        ]);
+      }
+    }
+    print(rows);
+
+    process.stdout.write('\nratios vs nginx (req/s; CPU per request: lower is better)\n');
+    const ratios: string[][] = [['target', 'conns', 'req/s ratio', 'CPU ratio', 'added p99 ms vs direct']];
+    for (const conns of [...CONNS, BIG]) {
+      const n = results.get(`nginx:${conns}`);
+      const d = results.get(`direct:${conns}`);
+      for (const p of proxies) {
+        const r = results.get(`${p.name}:${conns}`)!;
+        ratios.push([
+          p.name,
+          String(conns),
+          n ? (r.rps / n.rps).toFixed(2) : '-',
+          n ? (r.cpu / n.cpu).toFixed(2) : '-',
+          d ? (r.p99 - d.p99).toFixed(2) : '-',
+        ]);
+      }
+    }
+    print(ratios);
+    process.stdout.write('\nRSS (MB, process tree)\n');
+    const mem: string[][] = [['target', 'idle', `peak at ${BIG} conns`]];
+    for (const p of proxies)
+      mem.push([p.name, (idle.get(p.name) ?? 0).toFixed(1), (idle.get(`${p.name}@${BIG}`) ?? 0).toFixed(1)]);
+    print(mem);
+  } catch (err) {
+    for (const c of children) if (c.stderr()) process.stderr.write(`--- ${c.name} stderr:\n${c.stderr()}\n`);
+    throw err;
+  } finally {
+    await Promise.all(children.reverse().map((c) => c.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function print(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+}
+
+await main();

@@ -1,0 +1,601 @@
+/**
+ * One client connection of the HTTP hop, with its own app connection (so responses come back in
+ * order without being parsed). Request side: heads are parsed and rewritten, bodies are framed
+ * (Content-Length countdown, chunked scanner) and forwarded as they arrive, never buffered.
+ * Response side: bytes go to the client unchanged; a ResponseTracker watches them for the status
+ * of upgrades, 502/504 and drain. Backpressure both ways: a full socket pauses the other one.
+ *
+ * All state lives in fields of this object and its methods are on the prototype: no closure or
+ * object is allocated per request on the common path.
+ */
+import net from 'node:net';
+import type { AcceptedConnection } from '../hop.ts';
+import { answer } from './answers.ts';
+import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
+import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
+import type { HttpHopState } from './hop-state.ts';
+import { M_CONNECT, M_HEAD, RequestHead } from './request-head.ts';
+import {
+  E_COMPLETE,
+  E_LOST,
+  E_REFUSED,
+  E_TUNNEL,
+  K_CONNECT,
+  K_HEAD,
+  K_UPGRADE,
+  MAX_OUTSTANDING,
+  ResponseTracker,
+} from './response.ts';
+import type { HeadRewriter } from './rewrite.ts';
+import { filterTrailer, findBlockEnd } from './trailer.ts';
+
+/** Request-side states. */
+const Q_HEAD = 0;
+const Q_LENGTH = 1;
+const Q_CHUNKED = 2;
+const Q_TRAILER = 3;
+/** An Upgrade / CONNECT request was sent: hold client bytes until its response status is known. */
+const Q_AWAIT = 4;
+const Q_TUNNEL = 5;
+/** No more requests are read (error answered, client asked to close, app lost, draining). */
+const Q_STOP = 6;
+
+/** Why client reads are paused (a bitmask; reading resumes when it is 0). */
+const P_APP_FULL = 1;
+const P_AWAIT = 2;
+const P_QUEUE = 4;
+const P_STOP = 8;
+
+/** After we end our side, how long a peer may keep a half-closed socket before it is destroyed. */
+const LINGER_MS = 2000;
+const LFLF = Buffer.from('\n\n', 'latin1');
+
+export class HttpConnection {
+  private readonly hop: HttpHopState;
+  private readonly conn: AcceptedConnection;
+  private readonly client: net.Socket;
+  private app: net.Socket | null = null;
+  private readonly rewriter: HeadRewriter;
+  private readonly head = new RequestHead();
+  private readonly tracker = new ResponseTracker();
+  private readonly chunked = new ChunkedScanner();
+
+  private state = Q_HEAD;
+  private remaining = 0;
+  /** The kind (K_*) of the request being forwarded. */
+  private kind = 0;
+  private reqInProgress = false;
+  private expectContinue = false;
+  /** The request being forwarded asked to close the connection after it. */
+  private closeAfter = false;
+  /** The response to an Upgrade/CONNECT request came (refused) before its body was all forwarded. */
+  private refusedEarly = false;
+  private clientEnded = false;
+  /** A client error to answer once the responses still owed to the client are complete. */
+  private deferredStatus = 0;
+  private deferredCode = '';
+  /** Unprocessed client bytes: a partial head or trailer, or bytes held while paused. */
+  private acc: Buffer | null = null;
+  private accLen = 0;
+  /** Offset in acc before which no CRLFCRLF can start (partial heads are not rescanned). */
+  private accScanned = 0;
+  private pauses = 0;
+  private appPausedByClient = false;
+
+  // Coarse timestamps (hop clock), 0 = not armed. Checked by the hop's sweep.
+  private waitingSince = 0;
+  private headSince = 0;
+  private connectingSince = 0;
+  private lingerSince = 0;
+  lastActive: number;
+
+  private readonly started = Date.now();
+  private requests = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private closeReason = '';
+  private finished = false;
+  private draining = false;
+
+  constructor(hop: HttpHopState, conn: AcceptedConnection, rewriter: HeadRewriter) {
+    this.hop = hop;
+    this.conn = conn;
+    this.client = conn.socket;
+    this.rewriter = rewriter;
+    this.lastActive = hop.clock;
+    const c = this.client;
+    // Half-close is part of HTTP (a client may shut down its sending side and wait for the answer).
+    c.allowHalfOpen = true;
+    c.setNoDelay(true);
+    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    c.on('end', () => this.onClientEnd());
+    c.on('error', (err: NodeJS.ErrnoException) => this.onClientError(err));
+    c.on('close', () => this.onClientClose());
+    c.on('drain', () => this.onClientDrain());
+    c.resume();
+  }
+
+  // ---- client -> app -------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.lastActive = this.hop.clock;
+    if (this.state === Q_TUNNEL) {
+      this.writeApp(chunk);
+      return;
+    }
+    if (this.state === Q_STOP) return;
+    if (this.acc !== null) {
+      this.appendAcc(chunk);
+      const buf = this.acc.subarray(0, this.accLen);
+      this.acc = null;
+      this.process(buf, 0, this.accScanned);
+    } else this.process(chunk, 0, 0);
+  }
+
+  /** Processes buf[pos..]; `scanned`: offset before which no head end can be (held partial heads). */
+  private process(buf: Buffer, pos: number, scanned: number): void {
+    const end = buf.length;
+    while (pos < end) {
+      switch (this.state) {
+        case Q_HEAD: {
+          if (this.pauses & P_QUEUE || this.draining) {
+            this.hold(buf, pos, 0);
+            return;
+          }
+          // Empty lines before a request line are ignored (RFC 9112 2.2), and never forwarded.
+          while (pos < end && buf[pos] === CR) {
+            if (pos + 1 === end) {
+              this.hold(buf, pos, 0);
+              return;
+            }
+            if (buf[pos + 1] !== LF) {
+              this.fail(400, 'HTTP_BAD_REQUEST_LINE');
+              return;
+            }
+            pos += 2;
+          }
+          if (pos === end) return;
+          const b0 = buf[pos]!;
+          if (!(CLASS[b0]! & TCHAR)) {
+            this.notHttp(buf, pos);
+            return;
+          }
+          const idx = buf.indexOf(CRLFCRLF, Math.max(pos, scanned - 3));
+          const max = this.hop.config.maxRequestHeadBytes;
+          if (idx < 0) {
+            if (end - pos > max) {
+              this.fail(431, 'HTTP_HEAD_TOO_LARGE');
+              return;
+            }
+            // A head ended with bare LFs would never complete: refuse it now.
+            if (buf.indexOf(LFLF, pos) >= 0) {
+              this.fail(400, 'HTTP_BAD_HEADER');
+              return;
+            }
+            if (this.headSince === 0) this.headSince = this.hop.deadlineBase();
+            this.hold(buf, pos, end - pos);
+            return;
+          }
+          const headEnd = idx + 4;
+          if (headEnd - pos > max) {
+            this.fail(431, 'HTTP_HEAD_TOO_LARGE');
+            return;
+          }
+          this.headSince = 0;
+          if (!this.head.parse(buf, pos, headEnd)) {
+            this.fail(this.head.status, this.head.code);
+            return;
+          }
+          this.forwardHead(buf, headEnd);
+          pos = headEnd;
+          scanned = 0;
+          continue;
+        }
+        case Q_LENGTH: {
+          const n = Math.min(this.remaining, end - pos);
+          this.writeApp(n === end - pos && pos === 0 ? buf : buf.subarray(pos, pos + n));
+          this.remaining -= n;
+          pos += n;
+          if (this.remaining === 0) this.requestDone();
+          continue;
+        }
+        case Q_CHUNKED: {
+          const stop = this.chunked.scan(buf, pos, end);
+          if (stop > pos) this.writeApp(buf.subarray(pos, stop));
+          pos = stop;
+          if (this.chunked.state === CHUNKED_ERROR) {
+            this.failMidRequest('HTTP_BAD_CHUNK');
+            return;
+          }
+          if (this.chunked.state === CHUNKED_TRAILER) this.state = Q_TRAILER;
+          continue;
+        }
+        case Q_TRAILER: {
+          const at = findBlockEnd(buf, pos);
+          if (at < 0) {
+            if (end - pos > this.hop.config.maxRequestHeadBytes) {
+              this.failMidRequest('HTTP_BAD_TRAILER');
+              return;
+            }
+            this.hold(buf, pos, 0);
+            return;
+          }
+          const trailer = filterTrailer(buf, pos, at);
+          if (trailer === null) {
+            this.failMidRequest('HTTP_BAD_TRAILER');
+            return;
+          }
+          this.writeApp(trailer);
+          pos = at;
+          this.requestDone();
+          continue;
+        }
+        case Q_AWAIT: {
+          this.hold(buf, pos, 0);
+          return;
+        }
+        case Q_TUNNEL:
+          this.writeApp(pos === 0 ? buf : buf.subarray(pos));
+          return;
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Keeps buf[pos..] for later (a partial head, or bytes that must wait). */
+  private hold(buf: Buffer, pos: number, scannedFromPos: number): void {
+    const n = buf.length - pos;
+    const acc = Buffer.allocUnsafe(Math.max(4096, n * 2));
+    buf.copy(acc, 0, pos);
+    this.acc = acc;
+    this.accLen = n;
+    this.accScanned = scannedFromPos;
+  }
+
+  private appendAcc(chunk: Buffer): void {
+    const acc = this.acc!;
+    if (this.accLen + chunk.length > acc.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(acc.length * 2, this.accLen + chunk.length));
+      acc.copy(bigger, 0, 0, this.accLen);
+      this.acc = bigger;
+    }
+    chunk.copy(this.acc!, this.accLen);
+    this.accLen += chunk.length;
+  }
+
+  private forwardHead(buf: Buffer, headEnd: number): void {
+    const h = this.head;
+    const out = this.rewriter.rewrite(buf, headEnd, h);
+    this.kind =
+      (h.method === M_HEAD ? K_HEAD : 0) |
+      (h.upgrade ? K_UPGRADE : 0) |
+      (h.method === M_CONNECT ? K_CONNECT : 0);
+    this.requests++;
+    this.hop.metrics.requests.inc();
+    if (this.app === null) this.connectApp();
+    this.tracker.push(this.kind);
+    if (this.tracker.outstanding >= MAX_OUTSTANDING) this.pause(P_QUEUE);
+    this.writeApp(out);
+    this.reqInProgress = true;
+    this.expectContinue = h.expectContinue;
+    if (h.chunked) {
+      this.chunked.reset();
+      this.state = Q_CHUNKED;
+    } else if (h.contentLength > 0) {
+      this.remaining = h.contentLength;
+      this.state = Q_LENGTH;
+    } else {
+      this.requestDone();
+      return;
+    }
+    // The client waits for "100 Continue" before the body: the app must answer within the timeout.
+    if (h.expectContinue && this.waitingSince === 0 && this.tracker.awaitingHead())
+      this.waitingSince = this.hop.deadlineBase();
+    if (h.close) this.closeAfter = true;
+  }
+
+  private requestDone(): void {
+    this.reqInProgress = false;
+    const refused = this.refusedEarly;
+    this.refusedEarly = false;
+    if (this.waitingSince === 0 && this.tracker.awaitingHead()) this.waitingSince = this.hop.deadlineBase();
+    if (this.kind & (K_UPGRADE | K_CONNECT) && !this.tracker.tunnel && !refused) {
+      this.state = Q_AWAIT;
+      this.pause(P_AWAIT);
+      return;
+    }
+    if (this.head.close || this.closeAfter) {
+      // The client announced it will send nothing more: later bytes are not requests.
+      this.state = Q_STOP;
+      this.closeAfter = false;
+      return;
+    }
+    this.state = Q_HEAD;
+  }
+
+  private writeApp(buf: Buffer): void {
+    const app = this.app;
+    if (app === null) return;
+    if (!app.write(buf)) this.pause(P_APP_FULL);
+  }
+
+  private pause(bit: number): void {
+    if (this.pauses === 0) this.client.pause();
+    this.pauses |= bit;
+  }
+
+  private unpause(bit: number): void {
+    if (!(this.pauses & bit)) return;
+    this.pauses &= ~bit;
+    if (this.pauses !== 0 || this.finished) return;
+    // Bytes held while paused are processed first, then the socket flows again.
+    if (this.acc !== null && this.state !== Q_STOP) {
+      const buf = this.acc.subarray(0, this.accLen);
+      const scanned = this.accScanned;
+      this.acc = null;
+      this.process(buf, 0, scanned);
+      if (this.pauses !== 0) return;
+    }
+    this.client.resume();
+  }
+
+  private connectApp(): void {
+    const app = net.connect({
+      host: this.hop.config.appHost,
+      port: this.hop.appPort,
+      noDelay: true,
+      allowHalfOpen: true,
+    });
+    this.app = app;
+    this.connectingSince = this.hop.deadlineBase();
+    app.on('connect', () => {
+      this.connectingSince = 0;
+    });
+    app.on('data', (chunk: Buffer) => this.onAppData(chunk));
+    app.on('end', () => this.onAppEnd());
+    app.on('error', (err: NodeJS.ErrnoException) => this.onAppError(err));
+    app.on('close', () => this.onAppClose());
+    app.on('drain', () => this.unpause(P_APP_FULL));
+  }
+
+  // ---- app -> client -------------------------------------------------------------------------
+
+  private onAppData(chunk: Buffer): void {
+    if (this.finished) return;
+    this.bytesOut += chunk.length;
+    this.lastActive = this.hop.clock;
+    this.waitingSince = 0;
+    const t = this.tracker;
+    const events = t.tunnel ? 0 : t.feed(chunk);
+    if (!this.client.write(chunk) && !this.appPausedByClient) {
+      this.appPausedByClient = true;
+      this.app!.pause();
+    }
+    if (events === 0) return;
+    if (events & E_LOST) {
+      this.conn.log.warn(
+        { code: 'HTTP_BAD_RESPONSE', reason: t.lostReason },
+        'app response cannot be framed',
+      );
+      this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_BAD_RESPONSE' });
+      this.stopReading();
+      return;
+    }
+    if (events & E_TUNNEL) {
+      this.state = Q_TUNNEL;
+      this.closeAfter = false;
+      const held = this.acc;
+      if (held !== null) {
+        this.acc = null;
+        this.writeApp(held.subarray(0, this.accLen));
+      }
+      this.unpause(P_AWAIT);
+      return;
+    }
+    if (events & E_REFUSED) {
+      if (this.state === Q_AWAIT) {
+        this.state = this.head.close ? Q_STOP : Q_HEAD;
+        this.unpause(P_AWAIT);
+      } else if (this.reqInProgress) this.refusedEarly = true;
+    }
+    if (events & E_COMPLETE) {
+      if (t.outstanding === 0 && (this.deferredStatus !== 0 || this.clientEnded)) {
+        if (this.deferredStatus !== 0) this.fail(this.deferredStatus, this.deferredCode);
+        else this.endClient();
+        return;
+      }
+      if (t.outstanding < MAX_OUTSTANDING) this.unpause(P_QUEUE);
+      if (t.awaitingHead() && !(t.outstanding === 1 && this.reqInProgress && !this.expectContinue))
+        this.waitingSince = this.hop.deadlineBase();
+      if (this.draining) this.drainCheck();
+    }
+  }
+
+  private onClientDrain(): void {
+    if (this.appPausedByClient) {
+      this.appPausedByClient = false;
+      this.app?.resume();
+    }
+  }
+
+  private onAppEnd(): void {
+    const t = this.tracker;
+    t.eof();
+    if (this.deferredStatus !== 0 && t.outstanding === 0) {
+      this.fail(this.deferredStatus, this.deferredCode);
+      return;
+    }
+    if (!t.tunnel && !t.lost && !t.closing && t.outstanding > 0 && t.bytesOfCurrent === 0) {
+      this.fail(502, 'HTTP_APP_CLOSED');
+      return;
+    }
+    this.closeReason ||= t.tunnel ? 'tunnel closed by app' : 'app closed';
+    this.endClient();
+  }
+
+  private onAppError(err: NodeJS.ErrnoException): void {
+    const t = this.tracker;
+    if (!this.finished && !t.tunnel && t.outstanding > 0 && t.bytesOfCurrent === 0 && !t.lost) {
+      const code = err.code === 'ECONNREFUSED' ? 'HTTP_APP_REFUSED' : 'HTTP_APP_RESET';
+      this.conn.log.warn({ code, err: err.message }, 'app connection failed');
+      this.fail(502, code);
+      return;
+    }
+    this.closeReason ||= `app error ${err.code ?? err.message}`;
+    this.client.destroy();
+  }
+
+  private onAppClose(): void {
+    if (!this.client.destroyed && !this.client.writableEnded) this.endClient();
+  }
+
+  // ---- endings ---------------------------------------------------------------------------------
+
+  private onClientEnd(): void {
+    this.closeReason ||= 'client closed';
+    this.clientEnded = true;
+    if (this.app === null || (this.tracker.outstanding === 0 && !this.tracker.tunnel)) {
+      this.endClient();
+      this.app?.end();
+      return;
+    }
+    // Responses may still be owed: forward the FIN and keep our sending side open for them.
+    this.app.end();
+  }
+
+  private onClientError(err: NodeJS.ErrnoException): void {
+    this.closeReason ||= `client error ${err.code ?? err.message}`;
+  }
+
+  private onClientClose(): void {
+    this.finished = true;
+    this.app?.destroy();
+    this.hop.closed(this, this.requests, this.bytesIn, this.bytesOut);
+    this.conn.log.info(
+      {
+        requests: this.requests,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        ms: Date.now() - this.started,
+        reason: this.closeReason || 'closed',
+      },
+      'connection closed',
+    );
+  }
+
+  /** Ends our side of the client connection after what was written; the peer has LINGER_MS to close. */
+  private endClient(): void {
+    this.stopReading();
+    if (!this.client.writableEnded) this.client.end();
+    if (this.lingerSince === 0) this.lingerSince = this.hop.clock || 1;
+  }
+
+  private stopReading(): void {
+    this.state = Q_STOP;
+    this.acc = null;
+    this.pause(P_STOP);
+  }
+
+  /**
+   * Answers an error, then closes. A client error found while responses are still owed to the
+   * client (pipelining) waits for them, so that it answers the right request; app errors (502,
+   * 504) answer the front request, which has had no response byte yet.
+   */
+  private fail(status: number, code: string, now = false): void {
+    if (this.finished || this.client.writableEnded) return;
+    const t = this.tracker;
+    const appError = status === 502 || status === 504;
+    if (!appError && !now && t.outstanding > 0 && !t.lost) {
+      if (this.deferredStatus === 0) {
+        this.deferredStatus = status;
+        this.deferredCode = code;
+        this.state = Q_STOP;
+        this.acc = null;
+        this.pause(P_STOP);
+      }
+      return;
+    }
+    this.hop.metrics.httpErrors.inc({ status, code });
+    this.conn.log.info({ status, code }, 'request refused');
+    this.closeReason = code;
+    this.client.write(answer(status, code));
+    this.app?.destroy();
+    this.endClient();
+  }
+
+  /** A body framing error after the head went to the app: answer 400 only if nothing else is pending. */
+  private failMidRequest(code: string): void {
+    const t = this.tracker;
+    if (t.outstanding === 1 && t.awaitingHead()) {
+      this.fail(400, code, true);
+      return;
+    }
+    this.hop.metrics.httpErrors.inc({ status: 0, code });
+    this.closeReason = code;
+    this.client.destroy();
+  }
+
+  /** The first bytes of a head are not a token: a TLS ClientHello, or not HTTP at all. */
+  private notHttp(buf: Buffer, pos: number): void {
+    if (buf[pos] === 0x16 && this.requests === 0 && (pos + 1 >= buf.length || buf[pos + 1] === 0x03)) {
+      this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' });
+      this.conn.log.warn(
+        {
+          code: 'HTTP_TLS_ON_HTTP_LISTENER',
+          hint: 'this listener is http; for TLS passthrough use a tcp or transparent listener',
+        },
+        'tls handshake on an http listener',
+      );
+      this.closeReason = 'HTTP_TLS_ON_HTTP_LISTENER';
+      this.client.destroy();
+      return;
+    }
+    this.fail(400, 'HTTP_BAD_REQUEST_LINE');
+  }
+
+  // ---- timers and drain (called by the hop) ----------------------------------------------------
+
+  /** `now` is the hop clock; armed timestamps are at least one sweep interval in the future of when they were set. */
+  tick(now: number): void {
+    if (this.finished) return;
+    const c = this.hop.config;
+    if (this.lingerSince !== 0) {
+      if (now - this.lingerSince > LINGER_MS) this.client.destroy();
+      return;
+    }
+    if (this.connectingSince !== 0 && now - this.connectingSince > c.connectTimeoutMs) {
+      this.fail(504, 'HTTP_APP_CONNECT_TIMEOUT');
+      return;
+    }
+    if (this.waitingSince !== 0 && now - this.waitingSince > c.appTimeoutMs && this.tracker.awaitingHead()) {
+      this.fail(504, 'HTTP_APP_TIMEOUT');
+      return;
+    }
+    if (this.headSince !== 0 && now - this.headSince > c.headerTimeoutMs && this.state === Q_HEAD) {
+      this.fail(408, 'HTTP_HEAD_TIMEOUT');
+      return;
+    }
+    if (c.idleTimeoutMs > 0 && now - this.lastActive > c.idleTimeoutMs) {
+      this.closeReason = 'idle';
+      if (this.tracker.outstanding === 0 && !this.tracker.tunnel) this.endClient();
+      else this.client.destroy();
+    }
+  }
+
+  /** SIGTERM: close now if between requests, else after the response in flight. */
+  drain(): void {
+    this.draining = true;
+    this.drainCheck();
+  }
+
+  private drainCheck(): void {
+    if (this.finished || this.tracker.tunnel) return;
+    if (this.tracker.outstanding === 0 && !this.reqInProgress) {
+      this.closeReason ||= 'drain';
+      this.endClient();
+      this.app?.end();
+    }
+  }
+}

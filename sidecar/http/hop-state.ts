@@ -1,0 +1,78 @@
+/**
+ * What the connections of one HTTP listener share: configuration, metrics, the set of live
+ * connections, and a coarse clock. Timeouts (connect, app response head, request head, idle,
+ * linger) are checked by one sweep per listener instead of a timer per connection or request.
+ */
+import type { Logger } from '../../common/logger.ts';
+import type { SidecarConfig } from '../config.ts';
+import type { SidecarMetrics } from '../metrics.ts';
+import type { HttpConnection } from './connection.ts';
+
+export class HttpHopState {
+  readonly config: SidecarConfig;
+  readonly appPort: number;
+  readonly metrics: SidecarMetrics;
+  readonly log: Logger;
+  readonly connections = new Set<HttpConnection>();
+  /** Date.now() at the last sweep. */
+  clock = Date.now();
+  readonly interval: number;
+  private readonly timer: NodeJS.Timeout;
+  private drained: (() => void) | null = null;
+
+  constructor(config: SidecarConfig, appPort: number, metrics: SidecarMetrics, log: Logger) {
+    this.config = config;
+    this.appPort = appPort;
+    this.metrics = metrics;
+    this.log = log;
+    const shortest = Math.min(
+      config.appTimeoutMs,
+      config.connectTimeoutMs,
+      config.headerTimeoutMs,
+      config.idleTimeoutMs > 0 ? config.idleTimeoutMs : Number.POSITIVE_INFINITY,
+    );
+    this.interval = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+    this.timer = setInterval(() => this.sweep(), this.interval);
+    this.timer.unref();
+  }
+
+  /**
+   * A timestamp to arm a timeout with: the clock may be up to one interval old, so arming one
+   * interval ahead means a timeout never fires early (and at most about two intervals late).
+   */
+  deadlineBase(): number {
+    return this.clock + this.interval;
+  }
+
+  private sweep(): void {
+    this.clock = Date.now();
+    for (const c of this.connections) c.tick(this.clock);
+  }
+
+  closed(c: HttpConnection, requests: number, bytesIn: number, bytesOut: number): void {
+    this.connections.delete(c);
+    void requests;
+    if (bytesIn > 0) this.metrics.bytes.inc({ direction: 'client_to_app', mode: 'http' }, bytesIn);
+    if (bytesOut > 0) this.metrics.bytes.inc({ direction: 'app_to_client', mode: 'http' }, bytesOut);
+    if (this.drained && this.connections.size === 0) this.drained();
+  }
+
+  drain(deadline: number): Promise<void> {
+    for (const c of this.connections) c.drain();
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, Math.max(0, deadline - Date.now()));
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.drained = null;
+        resolve();
+      }
+      this.drained = done;
+    });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
