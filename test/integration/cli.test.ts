@@ -21,7 +21,11 @@ async function realip(args: string[], node = process.execPath) {
 }
 
 test('tests run on Node 24', () => {
-  assert.equal(process.versions.node.split('.')[0], '24', 'run the tests through npm so node_modules/.bin/node (v24) is used');
+  assert.equal(
+    process.versions.node.split('.')[0],
+    '24',
+    'run the tests through npm so node_modules/.bin/node (v24) is used',
+  );
 });
 
 test('realip --help lists the subcommands', async () => {

@@ -5,7 +5,16 @@ import { formatIPv6, normalizeIp, parseIPv4, parseIPv6 } from '../../common/ip.t
 
 test('IPv4 parsing is canonical-only', () => {
   assert.deepEqual(Array.from(parseIPv4('192.168.0.1')!), [192, 168, 0, 1]);
-  for (const bad of ['192.168.0.01', '256.1.1.1', '1.2.3', '1.2.3.4.5', '', '1..2.3', ' 1.2.3.4', '0x1.2.3.4']) {
+  for (const bad of [
+    '192.168.0.01',
+    '256.1.1.1',
+    '1.2.3',
+    '1.2.3.4.5',
+    '',
+    '1..2.3',
+    ' 1.2.3.4',
+    '0x1.2.3.4',
+  ]) {
     assert.equal(parseIPv4(bad), undefined, bad);
   }
 });
@@ -22,7 +31,15 @@ test('IPv6 parsing and RFC 5952 formatting', () => {
     ['::ffff:1.2.3.4', '::ffff:102:304'],
   ];
   for (const [input, want] of cases) assert.equal(formatIPv6(parseIPv6(input)!), want, input);
-  for (const bad of ['1:2:3:4:5:6:7:8:9', '1::2::3', 'fe80::1%eth0', ':::', '12345::', 'g::1', '1:2:3:4:5:6:7']) {
+  for (const bad of [
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    'fe80::1%eth0',
+    ':::',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7',
+  ]) {
     assert.equal(parseIPv6(bad), undefined, bad);
   }
 });
@@ -36,7 +53,13 @@ test('IPv4-mapped IPv6 is shown and matched as IPv4', () => {
 });
 
 test('CIDR sets match by prefix, both families, and report bad entries', () => {
-  const { set, problems } = CidrSet.parse(['192.168.0.0/23', '2001:db8::/32', '203.0.113.7', 'nonsense', '10.0.0.0/40']);
+  const { set, problems } = CidrSet.parse([
+    '192.168.0.0/23',
+    '2001:db8::/32',
+    '203.0.113.7',
+    'nonsense',
+    '10.0.0.0/40',
+  ]);
   assert.equal(problems.length, 2);
   assert.ok(set.has('192.168.1.255'));
   assert.ok(!set.has('192.168.2.0'));
@@ -56,7 +79,9 @@ test('IPv6 text round-trips for random addresses, compressed and full forms', as
     fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
       const text = formatIPv6(b);
       assert.deepEqual(Array.from(parseIPv6(text)!), Array.from(b), text);
-      const full = Array.from({ length: 8 }, (_, i) => ((b[i * 2]! << 8) | b[i * 2 + 1]!).toString(16).padStart(4, '0')).join(':');
+      const full = Array.from({ length: 8 }, (_, i) =>
+        ((b[i * 2]! << 8) | b[i * 2 + 1]!).toString(16).padStart(4, '0'),
+      ).join(':');
       assert.equal(formatIPv6(parseIPv6(full.toUpperCase())!), text);
     }),
     { numRuns: 3000 },
