@@ -9,15 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { namedTlvs } from '../../sidecar/proxy-protocol/tlv.ts';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import {
-  freePort,
-  onceData,
-  type Proc,
-  requireTool,
-  startHaproxy,
-  startNginx,
-  waitForPort,
-} from '../helpers/procs.ts';
+import { freePort, onceData, type Proc, requireTool, startHaproxy, startNginx } from '../helpers/procs.ts';
 import { recordingListener, type TestListener } from '../helpers/recording-hop.ts';
 
 const run = promisify(execFile);
