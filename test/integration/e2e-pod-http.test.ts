@@ -1,0 +1,232 @@
+// End to end on network-namespace "pods", exactly as in a cluster:
+//   client 198.51.100.7 -> HAProxy on the node (send-proxy v1 like the BIG-IP iRule, send-proxy-v2)
+//   -> pod 10.244.1.5:8080 -> iptables REDIRECT (realip init) -> realip sidecar :15001 (http)
+//   -> unmodified HTTP app on :8080, which sees X-Forwarded-For = the client.
+// Also: kubelet-style probes from the node through the admin port, a forged header from another pod,
+// init re-run and cleanup with everything running. Namespaces are removed even when a case fails.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildWorld, REALIP_MAIN, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+
+const APP_PORT = 8080;
+const LISTEN_PORT = 15001;
+const ADMIN_PORT = 15021;
+/** HAProxy frontends on the node: v1 to the pod's IPv4 address, v2 to its IPv6 address. */
+const EDGE_V1 = 8001;
+const EDGE_V2 = 8002;
+
+/** An unmodified HTTP app: answers with the forwarding headers it received and its TCP peer. */
+const APP = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  process.stdout.write(JSON.stringify({ method: req.method, url: req.url, xff: req.headers['x-forwarded-for'] ?? null }) + '\\n');
+  const body = JSON.stringify({
+    url: req.url,
+    xff: req.headers['x-forwarded-for'] ?? null,
+    xRealIp: req.headers['x-real-ip'] ?? null,
+    forwarded: req.headers['forwarded'] ?? null,
+    peer: req.socket.remoteAddress,
+  });
+  res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+}).listen({ port: ${APP_PORT}, host: '::' });
+`;
+
+function haproxyConfig(w: World): string {
+  const a = w.addr;
+  return `global
+  maxconn 200
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend edge_v1
+  bind ${a.edgeClientSideV4}:${EDGE_V1}
+  bind [${a.edgeClientSideV6}]:${EDGE_V1}
+  default_backend pod_v1
+backend pod_v1
+  server pod ${a.podV4}:${APP_PORT} send-proxy
+frontend edge_v2
+  bind ${a.edgeClientSideV4}:${EDGE_V2}
+  bind [${a.edgeClientSideV6}]:${EDGE_V2}
+  default_backend pod_v2
+backend pod_v2
+  server pod [${a.podV6}]:${APP_PORT} send-proxy-v2
+`;
+}
+
+describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -> unmodified app', () => {
+  let w: World;
+  let dir: string;
+  let app: Spawned;
+  let sidecar: Spawned;
+  let stateBefore: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-http-'));
+    w = await buildWorld('e2eh');
+    stateBefore = await steeringState(w.pod);
+    const a = w.addr;
+    app = w.pod.spawn([process.execPath, '-e', APP]);
+    await w.pod.waitForPort(APP_PORT, 10_000, app);
+    const init = await w.pod.realip([
+      'init',
+      '--listener',
+      `http:${LISTEN_PORT}:${APP_PORT}`,
+      '--log-level',
+      'warn',
+    ]);
+    assert.equal(init.code, 0, `realip init: ${init.stderr}`);
+    sidecar = w.pod.spawn([
+      process.execPath,
+      REALIP_MAIN,
+      'sidecar',
+      '--listener',
+      `http:${LISTEN_PORT}:${APP_PORT}`,
+      '--trusted-cidrs',
+      `${a.nodeV4}/32,${a.nodeV6}/128`,
+      '--admin-port',
+      String(ADMIN_PORT),
+      '--log-level',
+      'warn',
+    ]);
+    await w.pod.waitForPort(LISTEN_PORT, 15_000, sidecar);
+    await w.pod.waitForPort(ADMIN_PORT, 15_000, sidecar);
+    const cfg = join(dir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig(w));
+    const haproxy = w.edge.spawn(['haproxy', '-db', '-f', cfg]);
+    await w.edge.waitForPort(EDGE_V1, 10_000, haproxy);
+    await w.edge.waitForPort(EDGE_V2, 10_000, haproxy);
+  });
+
+  after(async () => {
+    try {
+      await w?.cleanup();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  async function viaEdge(client: string, edgeHost: string, port: number, path: string) {
+    const host = edgeHost.includes(':') ? `[${edgeHost}]` : edgeHost;
+    const r = await w.client.run([
+      'curl',
+      '-sS',
+      '-g',
+      '--max-time',
+      '10',
+      '--interface',
+      client,
+      `http://${host}:${port}${path}`,
+    ]);
+    assert.equal(
+      r.code,
+      0,
+      `curl from ${client} via ${edgeHost}:${port}: ${r.stderr}\nsidecar: ${sidecar.stderr}`,
+    );
+    return JSON.parse(r.stdout) as { url: string; xff: string | null; xRealIp: string | null; peer: string };
+  }
+
+  it('PROXY v1 (BIG-IP iRule style), IPv4 client: the app sees X-Forwarded-For = the client', async () => {
+    const got = await viaEdge(w.addr.clientV4[0]!, w.addr.edgeClientSideV4, EDGE_V1, '/v1-ipv4');
+    assert.equal(got.url, '/v1-ipv4');
+    assert.equal(got.xff, '198.51.100.7');
+    assert.equal(got.xRealIp, '198.51.100.7');
+    // The app's TCP peer is the sidecar on loopback: the client comes only through the header.
+    assert.match(got.peer, /^(::ffff:)?127\.0\.0\.1$|^::1$/);
+  });
+
+  it('PROXY v1, IPv6 client, and another client address: each request carries its own client', async () => {
+    assert.equal(
+      (await viaEdge(w.addr.clientV6[0]!, w.addr.edgeClientSideV6, EDGE_V1, '/v1-ipv6')).xff,
+      '2001:db8::7',
+    );
+    assert.equal(
+      (await viaEdge(w.addr.clientV4[1]!, w.addr.edgeClientSideV4, EDGE_V1, '/v1-other')).xff,
+      '198.51.100.8',
+    );
+  });
+
+  it('PROXY v2 over the pod IPv6 address (ip6tables REDIRECT), IPv4 and IPv6 clients', async () => {
+    assert.equal(
+      (await viaEdge(w.addr.clientV4[0]!, w.addr.edgeClientSideV4, EDGE_V2, '/v2-ipv4')).xff,
+      '198.51.100.7',
+    );
+    assert.equal(
+      (await viaEdge(w.addr.clientV6[1]!, w.addr.edgeClientSideV6, EDGE_V2, '/v2-ipv6')).xff,
+      '2001:db8::8',
+    );
+  });
+
+  it('a probe from the node without a PROXY header reaches the app through the admin port /app-health', async () => {
+    const a = w.addr;
+    const r = await w.edge.run([
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://${a.podV4}:${ADMIN_PORT}/app-health/http/${APP_PORT}/healthz`,
+    ]);
+    assert.equal(r.stdout, '200', r.stderr);
+    assert.match(app.stdout, /"url":"\/healthz","xff":null/, 'the app itself answered the probe');
+    const tcp = await w.edge.run([
+      'curl',
+      '-sS',
+      '-g',
+      '--max-time',
+      '10',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://[${a.podV6}]:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+    ]);
+    assert.equal(tcp.stdout, '200', tcp.stderr);
+    // Why the probe must be rewritten: the app port itself demands a PROXY header (required mode).
+    const direct = await w.edge.run([
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      `http://${a.podV4}:${APP_PORT}/healthz`,
+    ]);
+    assert.notEqual(direct.code, 0, 'a header-less connection to the intercepted port must be refused');
+  });
+
+  it('a forged PROXY header from another pod (untrusted) is refused and never reaches the app', async () => {
+    const a = w.addr;
+    const forged = `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nGET /forged HTTP/1.1\r\nHost: pod\r\n\r\n`;
+    const r = await w.other.connect({ host: a.podV4, port: APP_PORT, send: forged });
+    assert.equal(r.data, '', 'no response to a forged header');
+    const r6 = await w.other.connect({ host: a.podV6, port: APP_PORT, send: forged });
+    assert.equal(r6.data, '');
+    assert.doesNotMatch(app.stdout, /forged|203\.0\.113\.66/);
+  });
+
+  it('realip init re-run with the pod running leaves identical rules; --cleanup restores the original state', async () => {
+    const once = await steeringState(w.pod);
+    const again = await w.pod.realip([
+      'init',
+      '--listener',
+      `http:${LISTEN_PORT}:${APP_PORT}`,
+      '--log-level',
+      'warn',
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await steeringState(w.pod), once);
+    assert.equal(
+      (await viaEdge(w.addr.clientV4[2]!, w.addr.edgeClientSideV4, EDGE_V1, '/after-rerun')).xff,
+      '198.51.100.9',
+    );
+    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(await steeringState(w.pod), stateBefore);
+  });
+});
