@@ -73,11 +73,16 @@ export function kubeCertApi(kc: KubeConfig): KubeCertApi {
     },
     async replaceSecret(namespace, name, bundle, resourceVersion) {
       try {
-        await core.replaceNamespacedSecret({
-          name,
-          namespace,
-          body: secretBody(namespace, name, bundle, resourceVersion),
-        });
+        // Keep what we do not own (type, labels, annotations of a Secret the chart pre-created):
+        // a Secret's type is immutable, so a replace must carry the existing one.
+        const current = await core.readNamespacedSecret({ name, namespace });
+        const fresh = secretBody(namespace, name, bundle, resourceVersion);
+        const body: V1Secret = {
+          ...current,
+          metadata: { ...current.metadata, resourceVersion },
+          data: { ...(current.data ?? {}), ...fresh.data },
+        };
+        await core.replaceNamespacedSecret({ name, namespace, body });
         return true;
       } catch (err: unknown) {
         if (statusOf(err) === 409) return false;
