@@ -113,7 +113,7 @@ export class SelfManagedCerts {
   async ensure(): Promise<CertBundle> {
     const { api, namespace, secretName, log } = this.opts;
     let stored = await api.readSecret(namespace, secretName);
-    let bundle: CertBundle;
+    let bundle: CertBundle | undefined;
     if (!stored) {
       const fresh = await this.generate(undefined);
       if (await api.createSecret(namespace, secretName, fresh)) {
@@ -122,23 +122,27 @@ export class SelfManagedCerts {
       } else {
         stored = await api.readSecret(namespace, secretName);
         if (!stored) throw new Error(`secret ${namespace}/${secretName} exists but cannot be read`);
-        log.info({ secret: secretName }, 'certificate written by another replica taken');
-        bundle = stored.bundle;
+        log.info({ secret: secretName }, 'secret created by another writer found');
       }
-    } else if (this.needsRenewal(stored.bundle)) {
-      const fresh = await this.generate(stored.bundle);
-      if (await api.replaceSecret(namespace, secretName, fresh, stored.resourceVersion)) {
-        log.info({ secret: secretName }, 'certificate rotated');
-        bundle = fresh;
-      } else {
-        const again = await api.readSecret(namespace, secretName);
-        if (!again) throw new Error(`secret ${namespace}/${secretName} vanished during rotation`);
-        log.info({ secret: secretName }, 'certificate rotated by another replica taken');
-        bundle = again.bundle;
-      }
-    } else {
-      bundle = stored.bundle;
     }
+    if (!bundle && stored) {
+      if (!this.needsRenewal(stored.bundle)) {
+        bundle = stored.bundle;
+      } else {
+        // Missing data (a placeholder Secret), near expiry, wrong names or a mismatched key.
+        const fresh = await this.generate(stored.bundle);
+        if (await api.replaceSecret(namespace, secretName, fresh, stored.resourceVersion)) {
+          log.info({ secret: secretName }, 'certificate rotated');
+          bundle = fresh;
+        } else {
+          const again = await api.readSecret(namespace, secretName);
+          if (!again) throw new Error(`secret ${namespace}/${secretName} vanished during rotation`);
+          log.info({ secret: secretName }, 'certificate rotated by another replica taken');
+          bundle = again.bundle;
+        }
+      }
+    }
+    if (!bundle) throw new Error(`secret ${namespace}/${secretName}: no certificate`);
     await this.ensureCaBundle(bundle.ca);
     this.current = bundle;
     return bundle;

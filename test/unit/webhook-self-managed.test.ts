@@ -151,3 +151,13 @@ test('the periodic check picks up a rotation done by another replica', async (t)
   const got = await changed;
   assert.equal(got.cert, other.cert);
 });
+
+test('a placeholder Secret (pre-created, empty) is filled in, not served empty', async () => {
+  const api = new MemoryApi();
+  api.secret = { bundle: { ca: '', cert: '', key: '' }, resourceVersion: '3' };
+  api.version = 3;
+  const got = await replica(api).ensure();
+  assert.ok(got.cert.includes('BEGIN CERTIFICATE'));
+  assert.equal(api.secret.bundle.cert, got.cert);
+  assert.deepEqual(api.caBundles, [got.ca, got.ca]);
+});
