@@ -283,3 +283,22 @@ test('the input pod is never mutated (clone, mutate, diff)', () => {
   mutatePod(p, plan(p));
   assert.equal(JSON.stringify(p), before);
 });
+
+test('listener ports step over the admin port (a pod with 25 ports never gets 15021 twice)', () => {
+  const containers = [
+    { name: 'a', image: 'a', ports: Array.from({ length: 25 }, (_, i) => ({ containerPort: 8000 + i })) },
+  ];
+  const p = plan(pod({}, containers));
+  const ports = p.listeners.map((l) => l.listenPort);
+  assert.ok(!ports.includes(Defaults.adminPort));
+  assert.equal(new Set(ports).size, 25);
+  assert.equal(ports[19], 15020);
+  assert.equal(ports[20], 15022);
+});
+
+test('an app port inside the listener range is a conflict', () => {
+  const containers = [{ name: 'a', image: 'a', ports: [{ containerPort: 15001 }, { containerPort: 8080 }] }];
+  const r = decide(pod({}, containers), TEST_DEFAULTS);
+  assert.ok(!r.inject && r.denied);
+  assert.match(r.problems[0]!, /app port 15001 conflicts with the sidecar's listener for app port 8080/);
+});

@@ -212,3 +212,37 @@ test('metrics app: /healthz, /readyz follows state, /metrics renders the counter
   assert.match(m.body, /realip_webhook_admissions_total\{result="skipped",reason="INJ_SKIP_NO_PORTS"\} 1/);
   assert.match(m.body, /realip_webhook_admission_duration_seconds_bucket\{le="0\.0025"\} 1/);
 });
+
+test('a large real-world pod (2.5 MiB of annotations, 60 containers) is within the body limit and injected', async (t) => {
+  const { app } = setup();
+  t.after(() => app.close());
+  const review = fixture('web-deployment');
+  const pod = review.request.object;
+  pod.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'] = 'x'.repeat(
+    2.5 * 1024 * 1024,
+  );
+  const base = pod.spec.containers[0];
+  pod.spec.containers = Array.from({ length: 60 }, (_, i) => ({
+    ...base,
+    name: `c${i}`,
+    ports: [{ name: `http-${i}`, containerPort: 8000 + i, protocol: 'TCP' }],
+    livenessProbe: { httpGet: { path: '/', port: `http-${i}` } },
+    readinessProbe: undefined,
+  }));
+  const res = await app.inject({
+    method: 'POST',
+    url: '/mutate',
+    payload: JSON.stringify(review),
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(res.statusCode, 200);
+  const r = res.json().response;
+  assert.equal(r.allowed, true);
+  const ops = JSON.parse(Buffer.from(r.patch, 'base64').toString());
+  assert.equal(
+    ops.filter((o: { path: string }) =>
+      /^\/spec\/containers\/\d+\/livenessProbe\/httpGet\/port$/.test(o.path),
+    ).length,
+    60,
+  );
+});

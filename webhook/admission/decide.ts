@@ -154,9 +154,10 @@ export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
   }
   if (ports.length === 0) return { inject: false, reasons: [SkipReasons.noPorts] };
 
+  const listenPorts = assignListenPorts(ports.length);
   const listeners = ports.map((p, i) => ({
     mode: p.mode,
-    listenPort: Defaults.sidecarPortBase + i,
+    listenPort: listenPorts[i]!,
     appPort: p.port,
     ...(p.name !== undefined ? { appPortName: p.name } : {}),
   }));
@@ -308,6 +309,16 @@ function choosePorts(pod: Pod, problems: string[]): ChosenPort[] {
   return chosen.sort((a, b) => a.port - b.port);
 }
 
+/** 15001, 15002, ... one per intercepted port, stepping over the admin port (15021). */
+export function assignListenPorts(count: number): number[] {
+  const out: number[] = [];
+  const admin: number = Defaults.adminPort;
+  for (let port: number = Defaults.sidecarPortBase; out.length < count; port++) {
+    if (port !== admin) out.push(port);
+  }
+  return out;
+}
+
 /** The sidecar's own ports must not collide with ports the app uses (they share a network stack). */
 function portConflicts(pod: Pod, listeners: readonly PlannedListener[]): string[] {
   const reserved = new Map<number, string>([[Defaults.adminPort, "the sidecar's admin port"]]);
@@ -318,7 +329,7 @@ function portConflicts(pod: Pod, listeners: readonly PlannedListener[]): string[
     const what = reserved.get(port);
     if (what !== undefined) {
       problems.push(
-        `app port ${port} conflicts with ${what}; realip reserves ${Defaults.sidecarPortBase}-${Defaults.sidecarPortBase + listeners.length - 1} and ${Defaults.adminPort}`,
+        `app port ${port} conflicts with ${what}; realip reserves ${Defaults.sidecarPortBase}-${listeners[listeners.length - 1]?.listenPort ?? Defaults.sidecarPortBase} and ${Defaults.adminPort}`,
       );
     }
   }

@@ -181,7 +181,8 @@ function endpointOf(wh: V1MutatingWebhook, override: string | undefined): Endpoi
 export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const add = (r: CheckResult) => {
-    results.push(r);
+    // One line per check, whatever an error text contains.
+    results.push({ ...r, detail: r.detail.replace(/\s*\n\s*/g, ' ').trim() });
     return r.status;
   };
   const skipRest = (ids: [string, string][], why: string) => {
@@ -392,9 +393,15 @@ async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (
       res = await post(url, r.body, { extra }, o.timeoutMs);
       via = `service proxy ${url.pathname}`;
     }
-    const answer = JSON.parse(res.body) as { response?: { uid?: string; allowed?: boolean } };
+    let answer: { response?: { uid?: string; allowed?: boolean }; message?: string } = {};
+    try {
+      answer = JSON.parse(res.body) as typeof answer;
+    } catch {
+      // not JSON: reported below
+    }
     if (res.status !== 200 || answer.response?.uid !== r.uid) {
-      throw new Error(`HTTP ${res.status}, ${res.body.slice(0, 200)}`);
+      // A Status from the API server's proxy carries a message; anything else, its first bytes.
+      throw new Error(`${via}: HTTP ${res.status}: ${answer.message ?? res.body.slice(0, 200)}`);
     }
     add({
       id: 'reachable',
