@@ -23,7 +23,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TOOLS_SCRIPT = join(ROOT, 'test/setup.d/20-k8s-tools.sh');
@@ -332,4 +333,93 @@ export async function startControlPlane(t?: TestContext): Promise<ControlPlane> 
     await stop();
     throw err;
   }
+}
+
+/** A real token of a ServiceAccount (TokenRequest: no controller-manager needed), as a kubeconfig. */
+export async function serviceAccountKubeconfig(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const core = cp.kc.makeApiClient(CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { expirationSeconds: 3600, audiences: [] } },
+  });
+  const token = tr.status?.token;
+  if (!token) throw new Error(`no token issued for ${namespace}/${name}`);
+  return cp.kubeconfigForToken(`${namespace}-${name}`, token);
+}
+
+/** The plain env of the chart's webhook container (values only; fieldRefs are the caller's job). */
+export function chartWebhookEnv(renderedYaml: string): Record<string, string> {
+  const docs = parseAllDocuments(renderedYaml).map((d) => d.toJS() as Record<string, unknown>);
+  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped YAML
+  const dep = docs.find((d) => d?.kind === 'Deployment') as any;
+  if (!dep) throw new Error('no Deployment in the render');
+  const env: Record<string, string> = {};
+  for (const e of dep.spec.template.spec.containers[0].env as { name: string; value?: string }[]) {
+    if (e.value !== undefined) env[e.name] = e.value;
+  }
+  return env;
+}
+
+export interface RunningWebhook {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** https://127.0.0.1:PORT/mutate */
+  readonly url: string;
+  readonly log: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `realip webhook` from this checkout (Node 24 from node_modules) on loopback, with the given
+ * REALIP_* environment (ports and host are chosen here), and waits for /readyz.
+ */
+export async function startRealipWebhook(
+  env: Record<string, string>,
+  dir: string,
+  t?: TestContext,
+): Promise<RunningWebhook> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const node = join(ROOT, 'node_modules/.bin/node');
+  const name = `webhook-${port}`;
+  const log = join(dir, `${name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(node, [join(ROOT, 'bin/realip.js'), 'webhook'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      ...env,
+      REALIP_WEBHOOK_PORT: String(port),
+      REALIP_METRICS_PORT: String(metricsPort),
+      REALIP_WEBHOOK_HOST: '127.0.0.1',
+    },
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const proc: Proc = { name, child, log };
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  const stop = async () => {
+    process.removeListener('exit', onExit);
+    await stopProc(proc);
+  };
+  t?.after(stop);
+  try {
+    await waitFor(
+      'realip webhook /readyz',
+      proc,
+      async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200,
+      30_000,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, metricsPort, url: `https://127.0.0.1:${port}/mutate`, log, stop };
 }

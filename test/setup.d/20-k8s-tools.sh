@@ -33,6 +33,16 @@ if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/helm" ]; the
   exit 0
 fi
 
+# One build at a time per cache (test/setup.sh may run from several clones at once): the second
+# waits, then finds the binaries cached.
+mkdir -p "$TOOLS_ROOT"
+exec 9>"$TOOLS_ROOT/.lock"
+flock 9
+if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/helm" ]; then
+  echo "k8s-tools: cached in $BIN (built by a concurrent run)"
+  exit 0
+fi
+
 if [ ! -x "$GO" ]; then
   GO=$(command -v go || true)
   [ -n "$GO" ] || { echo "k8s-tools: Go toolchain not found (need /usr/local/go/bin/go or go on PATH)" >&2; exit 1; }

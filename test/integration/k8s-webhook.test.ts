@@ -1,0 +1,258 @@
+// The envtest: the real webhook (`realip webhook` from this checkout) behind a real kube-apiserver.
+// The chart's objects are applied with the MutatingWebhookConfiguration pointed at the local webhook
+// by URL (there is no Service network here); the webhook runs in self-managed TLS mode with the
+// chart's environment and the chart's ServiceAccount token, so its Secret and caBundle patching go
+// through @kubernetes/client-node and the chart's least-privilege RBAC for real. No kubelet: pods
+// are stored (after admission) but never run.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type V1Container,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import {
+  type ControlPlane,
+  chartWebhookEnv,
+  helmTemplate,
+  type RunningWebhook,
+  serviceAccountKubeconfig,
+  startControlPlane,
+  startRealipWebhook,
+} from '../helpers/k8s.ts';
+
+const NS = 'realip-system';
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { code?: number }).code;
+}
+/** The Status message of an API error (client-node keeps the response body as JSON text). */
+function messageOf(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string };
+    if (typeof status?.message === 'string') return status.message;
+  } catch {
+    // not JSON: fall through
+  }
+  return String(body ?? (err as Error).message);
+}
+
+function appPod(
+  name: string,
+  annotations: Record<string, string> = {},
+  labels: Record<string, string> = {},
+): V1Pod {
+  return {
+    metadata: { name, annotations, labels: { app: name, ...labels } },
+    spec: {
+      containers: [
+        {
+          name: 'web',
+          image: 'nginx:1.27',
+          ports: [
+            { name: 'http', containerPort: 8080 },
+            { name: 'db', containerPort: 5432 },
+          ],
+          readinessProbe: { httpGet: { path: '/ready', port: 8080 } },
+        },
+      ],
+    },
+  };
+}
+
+function allContainers(pod: V1Pod): V1Container[] {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+}
+function count(pod: V1Pod, name: string): number {
+  return allContainers(pod).filter((c) => c.name === name).length;
+}
+
+describe('webhook on a real kube-apiserver', () => {
+  let cp: ControlPlane;
+  let core: CoreV1Api;
+  let adm: AdmissionregistrationV1Api;
+  let webhook: RunningWebhook;
+
+  before(async () => {
+    cp = await startControlPlane();
+    core = cp.kc.makeApiClient(CoreV1Api);
+    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
+    const api = KubernetesObjectApi.makeApiClient(cp.kc);
+    await core.createNamespace({ body: { metadata: { name: NS } } });
+    // The port is known only once the webhook listens, and the configuration must exist before it
+    // starts (it patches the caBundle): render once for the env, apply with a placeholder URL, then
+    // point the URL at the webhook.
+    const values = ['--set', 'webhook.failurePolicy=Fail', '--set', 'injection.trustedCidrs={10.0.0.0/8}'];
+    const placeholder = helmTemplate([...values, '--set', 'webhook.url=https://127.0.0.1:1/mutate']);
+    for (const o of parseAllDocuments(placeholder).map((d) => d.toJS() as KubernetesObject)) {
+      if (o?.kind === 'Deployment') continue; // nothing would run it
+      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
+    }
+    const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'realip');
+    webhook = await startRealipWebhook(
+      {
+        ...chartWebhookEnv(placeholder),
+        REALIP_WEBHOOK_NAMESPACE: NS, // a fieldRef in the chart
+        REALIP_TLS_EXTRA_SANS: '127.0.0.1',
+        KUBECONFIG: kubeconfig,
+        REALIP_LOG_LEVEL: 'warn',
+      },
+      cp.dir,
+    );
+    await adm.patchMutatingWebhookConfiguration({
+      name: 'realip',
+      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
+    });
+    for (const [name, labels] of [
+      ['shop', { 'realip.dev/inject': 'enabled' }],
+      ['plain', {}],
+    ] as const) {
+      await core.createNamespace({ body: { metadata: { name, labels } } });
+    }
+  });
+  after(async () => {
+    await webhook?.stop();
+    await cp?.stop();
+  });
+
+  test('self-managed TLS: the webhook stored its certificate and patched the caBundle', async () => {
+    const secret = await core.readNamespacedSecret({ name: 'realip-tls', namespace: NS });
+    const ca = secret.data?.['ca.crt'];
+    assert.ok(ca && secret.data?.['tls.crt'] && secret.data?.['tls.key']);
+    const mwc = await adm.readMutatingWebhookConfiguration({ name: 'realip' });
+    assert.equal(mwc.webhooks?.[0]?.clientConfig.caBundle, ca);
+  });
+
+  test('a pod in a labelled namespace is stored with the sidecar and the init container, once', async () => {
+    const pod = await core.createNamespacedPod({ namespace: 'shop', body: appPod('web') });
+    const stored = await core.readNamespacedPod({ name: 'web', namespace: 'shop' });
+    for (const p of [pod, stored]) {
+      assert.equal(count(p, SIDECAR_CONTAINER), 1, JSON.stringify(allContainers(p).map((c) => c.name)));
+      assert.equal(count(p, INIT_CONTAINER), 1);
+    }
+    // Kubernetes >= 1.29: a native sidecar (restartable init container) after realip-init.
+    const init = stored.spec?.initContainers ?? [];
+    assert.deepEqual(
+      init.map((c) => c.name),
+      [INIT_CONTAINER, SIDECAR_CONTAINER],
+    );
+    assert.equal(init[1]?.restartPolicy, 'Always');
+    assert.deepEqual(
+      stored.spec?.containers.map((c) => c.name),
+      ['web'],
+    );
+    const status = JSON.parse(stored.metadata?.annotations?.[Annotations.status] ?? '{}') as Record<
+      string,
+      unknown
+    >;
+    assert.ok(Object.keys(status).length > 0, 'status annotation');
+    const env = Object.fromEntries((init[1]?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.REALIP_TRUSTED_CIDRS, '10.0.0.0/8', 'the chart default reached the sidecar');
+    assert.equal(init[1]?.image, 'ghcr.io/realip/realip-sidecar:0.1.0');
+  });
+
+  test('a pod in an unlabelled namespace is untouched', async () => {
+    const pod = await core.createNamespacedPod({ namespace: 'plain', body: appPod('web') });
+    assert.deepEqual(
+      allContainers(pod).map((c) => c.name),
+      ['web'],
+    );
+    assert.equal(pod.metadata?.annotations?.[Annotations.status], undefined);
+  });
+
+  test('opt-out: the annotation (decided by the webhook) and the label (objectSelector)', async () => {
+    const byAnnotation = await core.createNamespacedPod({
+      namespace: 'shop',
+      body: appPod('opt-out-annotation', { [Annotations.inject]: 'false' }),
+    });
+    assert.deepEqual(
+      allContainers(byAnnotation).map((c) => c.name),
+      ['web'],
+    );
+    const byLabel = await core.createNamespacedPod({
+      namespace: 'shop',
+      body: appPod('opt-out-label', {}, { 'realip.dev/inject': 'false' }),
+    });
+    assert.deepEqual(
+      allContainers(byLabel).map((c) => c.name),
+      ['web'],
+    );
+  });
+
+  test('port steering by annotation: no init container, no privileges', async () => {
+    const pod = await core.createNamespacedPod({
+      namespace: 'shop',
+      body: appPod('port-mode', { [Annotations.steering]: 'port' }),
+    });
+    assert.equal(count(pod, SIDECAR_CONTAINER), 1);
+    assert.equal(count(pod, INIT_CONTAINER), 0);
+  });
+
+  test('an invalid annotation is denied with its message', async () => {
+    await assert.rejects(
+      core.createNamespacedPod({
+        namespace: 'shop',
+        body: appPod('bad', { [Annotations.ports]: '8080=carrier-pigeon' }),
+      }),
+      (err: unknown) => {
+        const text = messageOf(err);
+        assert.ok(statusOf(err)! >= 400 && statusOf(err)! < 500, `status ${statusOf(err)}`);
+        assert.match(text, /inject\.realip\.dev/);
+        assert.match(text, /realip\.dev\/ports/);
+        assert.match(text, /carrier-pigeon/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      core.readNamespacedPod({ name: 'bad', namespace: 'shop' }),
+      (e) => statusOf(e) === 404,
+    );
+  });
+
+  test('server-side dry-run is injected and stores nothing', async () => {
+    const pod = await core.createNamespacedPod({ namespace: 'shop', body: appPod('dry'), dryRun: 'All' });
+    assert.equal(count(pod, SIDECAR_CONTAINER), 1);
+    await assert.rejects(
+      core.readNamespacedPod({ name: 'dry', namespace: 'shop' }),
+      (e) => statusOf(e) === 404,
+    );
+  });
+
+  test('with the webhook stopped, pod creation follows failurePolicy (Fail, then Ignore)', async () => {
+    await webhook.stop();
+    await assert.rejects(
+      core.createNamespacedPod({ namespace: 'shop', body: appPod('down-fail') }),
+      (err: unknown) =>
+        statusOf(err) === 500 && /failed calling webhook "inject\.realip\.dev"/.test(messageOf(err)),
+    );
+    // Unlabelled namespaces never call the webhook, whatever the policy.
+    await core.createNamespacedPod({ namespace: 'plain', body: appPod('down-plain') });
+    await adm.patchMutatingWebhookConfiguration({
+      name: 'realip',
+      body: [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Ignore' }],
+    });
+    // The API server picks configuration changes up from its informer: allow it a moment.
+    const deadline = Date.now() + 15_000;
+    let pod: V1Pod | undefined;
+    while (!pod) {
+      try {
+        pod = await core.createNamespacedPod({ namespace: 'shop', body: appPod('down-ignore') });
+      } catch (err: unknown) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    assert.deepEqual(
+      allContainers(pod).map((c) => c.name),
+      ['web'],
+      'Ignore: created without the sidecar',
+    );
+  });
+});
