@@ -1,0 +1,274 @@
+// The HTTP hop between real peers: HAProxy as the edge (send-proxy and send-proxy-v2), nginx as the
+// app (echoing the forwarding headers it received), curl as the client (also --haproxy-protocol
+// straight to the sidecar). The sidecar runs as `realip sidecar`, a child process. Also SIGTERM drain.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO, RawClient, sleep, startRawApp, v1 } from './http-helpers.ts';
+
+const run = promisify(execFile);
+
+function requireTool(name: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`required tool "${name}" is not installed: run "sudo bash test/setup.sh"`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitPort(port: number, proc?: ChildProcess, what = 'process'): Promise<void> {
+  const until = Date.now() + 10000;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (proc && proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
+    if (Date.now() > until) throw new Error(`${what}: nothing listening on ${port}`);
+    await sleep(50);
+  }
+}
+
+interface Child {
+  proc: ChildProcess;
+  stderr: () => string;
+}
+
+const children: ChildProcess[] = [];
+function start(cmd: string, args: string[]): Child {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(proc);
+  let err = '';
+  proc.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return { proc, stderr: () => err };
+}
+
+async function startSidecar(
+  appPort: number,
+  extra: string[] = [],
+): Promise<Child & { port: number; admin: number }> {
+  const port = await freePort();
+  const admin = await freePort();
+  const c = start(process.execPath, [
+    `${REPO}cli/main.ts`,
+    'sidecar',
+    '--listener',
+    `http:${port}:${appPort}`,
+    '--trusted-cidrs',
+    '127.0.0.0/8',
+    '--admin-port',
+    String(admin),
+    '--admin-host',
+    '127.0.0.1',
+    ...extra,
+  ]);
+  await waitPort(port, c.proc, 'realip sidecar');
+  await waitPort(admin, c.proc, 'realip sidecar admin');
+  return { ...c, port, admin };
+}
+
+let dir: string;
+let appPort: number;
+let side: Child & { port: number; admin: number };
+let edgeV1: number;
+let edgeV2: number;
+
+before(async () => {
+  for (const t of ['haproxy', 'nginx', 'curl']) requireTool(t);
+  dir = mkdtempSync(join(tmpdir(), 'realip-http-peers-'));
+  appPort = await freePort();
+  mkdirSync(join(dir, 'nginx', 'logs'), { recursive: true });
+  writeFileSync(
+    join(dir, 'nginx', 'nginx.conf'),
+    `worker_processes 1; events { worker_connections 256; }
+http { access_log off; client_body_temp_path ${dir}/nginx/body;
+  server { listen 127.0.0.1:${appPort};
+    location / { default_type text/plain;
+      return 200 "xff=[$http_x_forwarded_for] real=[$http_x_real_ip] fwd=[$http_forwarded] port=[$http_x_forwarded_port] proto=[$http_x_forwarded_proto] uri=[$request_uri]\\n"; } } }`,
+  );
+  const ng = start('nginx', [
+    '-p',
+    join(dir, 'nginx'),
+    '-c',
+    join(dir, 'nginx', 'nginx.conf'),
+    '-g',
+    `daemon off; pid ${dir}/nginx/pid; error_log stderr;`,
+  ]);
+  await waitPort(appPort, ng.proc, 'nginx');
+  side = await startSidecar(appPort, ['--log-level', 'warn']);
+  edgeV1 = await freePort();
+  edgeV2 = await freePort();
+  writeFileSync(
+    join(dir, 'edge.cfg'),
+    `global
+  maxconn 1000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen v1
+  bind 127.0.0.1:${edgeV1}
+  server s 127.0.0.1:${side.port} send-proxy
+listen v2
+  bind 127.0.0.1:${edgeV2}
+  server s 127.0.0.1:${side.port} send-proxy-v2
+`,
+  );
+  const hp = start('haproxy', ['-f', join(dir, 'edge.cfg'), '-db']);
+  await waitPort(edgeV1, hp.proc, 'haproxy');
+  await waitPort(edgeV2, hp.proc, 'haproxy');
+});
+
+after(async () => {
+  // SIGTERM first: a SIGKILLed nginx master would leave its worker (and our stderr pipe) behind.
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.stderr?.destroy();
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+          c.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function curl(args: string[]): Promise<string> {
+  const { stdout } = await run('curl', ['-sS', '--max-time', '10', ...args]);
+  return stdout;
+}
+
+for (const [name, port] of [
+  ['send-proxy (v1)', () => edgeV1],
+  ['send-proxy-v2', () => edgeV2],
+] as const) {
+  test(`HAProxy ${name} -> realip -> nginx: nginx sees the client, never the forged header`, async () => {
+    // Each client binds its own loopback address, which the edge puts in the PROXY header.
+    for (const src of ['127.0.0.5', '127.0.0.77']) {
+      const out = await curl([
+        '--interface',
+        src,
+        '-H',
+        'X-Forwarded-For: 6.6.6.6',
+        '-H',
+        'x-real-ip: 6.6.6.6',
+        `http://127.0.0.1:${port()}/a?b=1`,
+        `http://127.0.0.1:${port()}/second`,
+      ]);
+      const lines = out.trim().split('\n');
+      assert.equal(lines.length, 2);
+      assert.equal(
+        lines[0],
+        `xff=[${src}] real=[${src}] fwd=[for=${src}] port=[${port()}] proto=[http] uri=[/a?b=1]`,
+      );
+      assert.match(lines[1]!, new RegExp(`^xff=\\[${src.replace(/\./g, '\\.')}\\] .*uri=\\[/second\\]$`));
+    }
+  });
+}
+
+test('curl --haproxy-protocol straight to the sidecar, keep-alive and a POST body', async () => {
+  const out = await curl([
+    '--haproxy-protocol',
+    '--interface',
+    '127.0.0.9',
+    '-H',
+    'Forwarded: for=6.6.6.6',
+    `http://127.0.0.1:${side.port}/1`,
+    '--next',
+    '--haproxy-protocol',
+    '--interface',
+    '127.0.0.9',
+    '--data-binary',
+    'x'.repeat(100000),
+    `http://127.0.0.1:${side.port}/2`,
+  ]);
+  const lines = out.trim().split('\n');
+  assert.equal(
+    lines[0],
+    `xff=[127.0.0.9] real=[127.0.0.9] fwd=[for=127.0.0.9] port=[${side.port}] proto=[http] uri=[/1]`,
+  );
+  assert.match(lines[1]!, /^xff=\[127\.0\.0\.9\] .*uri=\[\/2\]$/);
+});
+
+test('metrics count requests and errors', async () => {
+  const m = await curl([`http://127.0.0.1:${side.admin}/metrics`]);
+  const requests = Number(/^realip_http_requests_total (\d+)$/m.exec(m)?.[1]);
+  assert.ok(requests >= 6, m);
+});
+
+test('SIGTERM: readyz false, in-flight request finishes, idle keep-alive closed, exit 0', async () => {
+  // A slow app: answers 600 ms after each request head.
+  const app = await startRawApp((s, all) => {
+    if (all.endsWith('\r\n\r\n'))
+      setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 600);
+  });
+  const s = await startSidecar(app.port, ['--log-level', 'warn', '--drain-timeout', '5000']);
+  try {
+    const idle = new RawClient(s.port);
+    idle.write(Buffer.concat([v1('198.51.100.1'), Buffer.from('GET /idle HTTP/1.1\r\nHost: a\r\n\r\n')]));
+    await idle.waitFor((x) => x.endsWith('slow'));
+    const busy = new RawClient(s.port);
+    busy.write(Buffer.concat([v1('198.51.100.2'), Buffer.from('GET /busy HTTP/1.1\r\nHost: a\r\n\r\n')]));
+    await app.waitFor((x) => x.includes('/busy'));
+    assert.equal(
+      (await curl(['-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${s.admin}/readyz`])).trim(),
+      '200',
+    );
+    const exited = new Promise<number | null>((r) => s.proc.once('exit', (code) => r(code)));
+    s.proc.kill('SIGTERM');
+    await sleep(100);
+    const ready = await curl([
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://127.0.0.1:${s.admin}/readyz`,
+    ]).catch(() => 'down');
+    assert.ok(ready.trim() === '503' || ready === 'down', `readyz during drain: ${ready}`);
+    // The idle keep-alive connection is closed between requests; the busy one gets its answer.
+    assert.equal(await idle.waitClosed(3000), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow');
+    assert.equal(await busy.waitClosed(3000), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow');
+    assert.equal(await exited, 0);
+    // New connections are refused once draining started.
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const c = net.connect(s.port, '127.0.0.1');
+        c.on('connect', () => {
+          c.destroy();
+          resolve(undefined);
+        });
+        c.on('error', reject);
+      }),
+    );
+  } finally {
+    if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+    await app.close();
+  }
+});
