@@ -10,6 +10,11 @@ export interface Command {
 }
 
 export const commands: Readonly<Record<string, Command>> = {
+  demo: {
+    summary:
+      'the main job end to end on loopback: clients -> edge (PROXY) -> sidecar -> echo app, as a table',
+    load: async () => (await import('../sidecar/demo/demo.ts')).run,
+  },
   sidecar: {
     summary: 'run the sidecar: terminate PROXY protocol, re-present the client to the app',
     load: async () => (await import('../sidecar/main.ts')).run,
