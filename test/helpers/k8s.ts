@@ -365,6 +365,16 @@ export function chartWebhookEnv(renderedYaml: string): Record<string, string> {
   return env;
 }
 
+/**
+ * node + arguments that run `realip ARGS...` from the TypeScript sources of this checkout (never a
+ * possibly stale dist/), on Node 24 from node_modules.
+ */
+export function realipArgv(args: readonly string[]): [string, string[]] {
+  const main = join(ROOT, 'cli/main.ts');
+  const script = `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(process.argv.slice(1));`;
+  return [join(ROOT, 'node_modules/.bin/node'), ['--input-type=module', '-e', script, ...args]];
+}
+
 export interface RunningWebhook {
   readonly port: number;
   readonly metricsPort: number;
@@ -385,11 +395,11 @@ export async function startRealipWebhook(
 ): Promise<RunningWebhook> {
   const port = await freePort();
   const metricsPort = await freePort();
-  const node = join(ROOT, 'node_modules/.bin/node');
+  const [node, argv] = realipArgv(['webhook']);
   const name = `webhook-${port}`;
   const log = join(dir, `${name}.log`);
   const out = createWriteStream(log);
-  const child = spawn(node, [join(ROOT, 'bin/realip.js'), 'webhook'], {
+  const child = spawn(node, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -192,7 +192,7 @@ describe('production install of the packed package', () => {
     assert.match(help.stdout, /Usage: realip/);
     // The commands the images run (sidecar image: sidecar, init; webhook image: webhook) plus every
     // other registered command: each loads from dist/ with production dependencies only.
-    const required = ['sidecar', 'init'];
+    const required = ['sidecar', 'init', 'sidecar-wait', 'webhook', 'inject', 'check'];
     const names = [...new Set([...required, ...Object.keys(commands)])];
     for (const name of names) {
       assert.ok(name in commands, `"realip ${name}" is not registered in cli/commands.ts`);

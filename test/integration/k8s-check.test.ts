@@ -2,7 +2,6 @@
 // all green when everything is in place, and the right failing line when a piece is not.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   AdmissionregistrationV1Api,
@@ -17,12 +16,11 @@ import {
   chartWebhookEnv,
   helmTemplate,
   type RunningWebhook,
+  realipArgv,
   startControlPlane,
   startRealipWebhook,
 } from '../helpers/k8s.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const NODE = join(ROOT, 'node_modules/.bin/node');
 const NS = 'realip-system';
 
 describe('realip check on a real kube-apiserver', () => {
@@ -32,15 +30,12 @@ describe('realip check on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   const check = (...args: string[]) => {
-    const r = spawnSync(
-      NODE,
-      [join(ROOT, 'bin/realip.js'), 'check', '--kubeconfig', cp.kubeconfigPath, ...args],
-      {
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir },
-        timeout: 60_000,
-      },
-    );
+    const [node, argv] = realipArgv(['check', '--kubeconfig', cp.kubeconfigPath, ...args]);
+    const r = spawnSync(node, argv, {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir },
+      timeout: 60_000,
+    });
     const lines = r.stdout.split('\n');
     const line = (title: RegExp) => lines.find((l) => title.test(l)) ?? `(no line matching ${title})`;
     return { status: r.status, out: `${r.stdout}${r.stderr}`, line };
