@@ -577,7 +577,9 @@ export class HttpConnection {
       this.fail(408, 'HTTP_HEAD_TIMEOUT');
       return;
     }
-    if (c.idleTimeoutMs > 0 && now - this.lastActive > c.idleTimeoutMs) {
+    // lastActive is the coarse clock, up to one sweep interval old: without the interval, an idle
+    // timeout could fire that much early (found by test/hardening/slow-clients.test.ts).
+    if (c.idleTimeoutMs > 0 && now - this.lastActive - this.hop.interval > c.idleTimeoutMs) {
       this.closeReason = 'idle';
       if (this.tracker.outstanding === 0 && !this.tracker.tunnel) this.endClient();
       else this.client.destroy();
