@@ -342,18 +342,24 @@ export class HttpConnection {
   }
 
   private connectApp(): void {
+    // Reads land in one buffer shared by the listener's app sockets (the callback runs
+    // synchronously, and copies what it keeps): no 64 KiB allocation and no stream machinery
+    // per read on the response path.
     const app = net.connect({
       host: this.hop.config.appHost,
       port: this.hop.appPort,
       noDelay: true,
       allowHalfOpen: true,
+      onread: {
+        buffer: this.hop.readBuffer,
+        callback: (n: number, buf: Uint8Array) => this.onAppRead(n, buf),
+      },
     });
     this.app = app;
     this.connectingSince = this.hop.deadlineBase();
     app.on('connect', () => {
       this.connectingSince = 0;
     });
-    app.on('data', (chunk: Buffer) => this.onAppData(chunk));
     app.on('end', () => this.onAppEnd());
     app.on('error', (err: NodeJS.ErrnoException) => this.onAppError(err));
     app.on('close', () => this.onAppClose());
@@ -361,6 +367,13 @@ export class HttpConnection {
   }
 
   // ---- app -> client -------------------------------------------------------------------------
+
+  private onAppRead(n: number, buf: Uint8Array): boolean {
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+    this.onAppData(chunk);
+    return !this.appPausedByClient;
+  }
 
   private onAppData(chunk: Buffer): void {
     if (this.finished) return;
@@ -444,7 +457,10 @@ export class HttpConnection {
       return;
     }
     this.closeReason ||= `app error ${err.code ?? err.message}`;
-    this.client.destroy();
+    // Nothing owed (e.g. EPIPE on a body the app no longer reads after answering): let what was
+    // written reach the client. Otherwise the client must see the response cut off.
+    if (t.outstanding === 0 && !t.tunnel) this.endClient();
+    else this.client.destroy();
   }
 
   private onAppClose(): void {

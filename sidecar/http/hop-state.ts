@@ -17,6 +17,8 @@ export class HttpHopState {
   /** Date.now() at the last sweep. */
   clock = Date.now();
   readonly interval: number;
+  /** Read buffer of the app sockets (see HttpConnection.connectApp). */
+  readonly readBuffer = Buffer.allocUnsafe(65536);
   private readonly timer: NodeJS.Timeout;
   private drained: (() => void) | null = null;
 
