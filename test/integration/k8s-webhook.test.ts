@@ -5,6 +5,10 @@
 // through @kubernetes/client-node and the chart's least-privilege RBAC for real. No kubelet: pods
 // are stored (after admission) but never run.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   AdmissionregistrationV1Api,
@@ -223,6 +227,98 @@ describe('webhook on a real kube-apiserver', () => {
       core.readNamespacedPod({ name: 'dry', namespace: 'shop' }),
       (e) => statusOf(e) === 404,
     );
+  });
+
+  test('reinvocation (IfNeeded) after a later webhook changes the pod: still exactly one sidecar', async (t) => {
+    // A second, real mutating webhook ordered after ours ("zz-" sorts after "realip") that labels every
+    // pod: the API server then calls realip again, which must recognise its own injection.
+    const dir = mkdtempSync(join(cp.dir, 'touch-'));
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat(
+        [
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+        ],
+        ['-addext', 'subjectAltName=IP:127.0.0.1'],
+      ),
+      { stdio: 'ignore' },
+    );
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const review = JSON.parse(body) as { request: { uid: string } };
+        const patch = [{ op: 'add', path: '/metadata/labels/touched', value: 'yes' }];
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: {
+              uid: review.request.uid,
+              allowed: true,
+              patchType: 'JSONPatch',
+              patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close());
+    const port = (server.address() as { port: number }).port;
+    await adm.createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: 'zz-touch' },
+        webhooks: [
+          {
+            name: 'touch.test.realip.dev',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Fail',
+            reinvocationPolicy: 'Never',
+            clientConfig: {
+              url: `https://127.0.0.1:${port}/`,
+              caBundle: Buffer.from(cert).toString('base64'),
+            },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+            namespaceSelector: { matchLabels: { 'realip.dev/inject': 'enabled' } },
+          },
+        ],
+      },
+    });
+    t.after(() => adm.deleteMutatingWebhookConfiguration({ name: 'zz-touch' }));
+    const admissions = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${webhook.metricsPort}/metrics`)).text();
+      return [...text.matchAll(/^realip_webhook_admissions_total\{[^}]*\} (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    // The API server picks the new configuration up from its informer: retry until it is in force.
+    const deadline = Date.now() + 15_000;
+    let pod: V1Pod | undefined;
+    let calls = 0;
+    for (let i = 0; !pod?.metadata?.labels?.touched; i++) {
+      if (Date.now() > deadline) assert.fail('the second webhook was never called');
+      const before = await admissions();
+      pod = await core.createNamespacedPod({ namespace: 'shop', body: appPod(`reinvoked-${i}`) });
+      calls = (await admissions()) - before;
+      if (!pod.metadata?.labels?.touched) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(calls, 2, 'realip was called twice: once, then reinvoked after the other webhook');
+    assert.equal(count(pod, SIDECAR_CONTAINER), 1);
+    assert.equal(count(pod, INIT_CONTAINER), 1);
   });
 
   test('with the webhook stopped, pod creation follows failurePolicy (Fail, then Ignore)', async () => {
