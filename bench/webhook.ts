@@ -5,7 +5,8 @@
 // generator runs here. Two runs: a fixed 200 req/s (open loop, latency from the scheduled send
 // time, so a stall is not hidden) and the maximum rate (closed loop, 16 connections).
 // Goals: p99 <= 5 ms at 200 req/s; >= 2000 admissions/s on one core.
-// BENCH_SECONDS (default 10) sets the duration of each run.
+// BENCH_SECONDS (default 10) sets the duration of each run; BENCH_WEBHOOK_LOG_LEVEL (default info) the
+// webhook's log level (one line per admission at info).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
       rows.push(row);
     }
     console.log(
-      `realip webhook, typical pod (web-deployment), TLS keep-alive, ${SECONDS}s per run, webhook ${pinned ? 'pinned to 1 core (taskset -c 0)' : 'unpinned (no taskset)'}, node ${process.version}`,
+      `realip webhook, typical pod (web-deployment), TLS keep-alive, ${SECONDS}s per run, webhook ${pinned ? 'pinned to 1 core (taskset -c 0)' : 'unpinned (no taskset)'}, log level ${process.env.BENCH_WEBHOOK_LOG_LEVEL ?? 'info'}, node ${process.version}`,
     );
     console.log(
       '| scenario | requests | admissions/s | p50 ms | p90 ms | p99 ms | max ms | webhook CPU µs/admission |',
@@ -230,7 +231,7 @@ function benchEnv(dir: string): NodeJS.ProcessEnv {
     REALIP_NATIVE_SIDECAR: 'on',
     REALIP_TRUSTED_CIDRS: '10.0.0.0/8',
     REALIP_SIDECAR_IMAGE: 'registry.example/realip/sidecar:bench',
-    REALIP_LOG_LEVEL: 'info',
+    REALIP_LOG_LEVEL: process.env.BENCH_WEBHOOK_LOG_LEVEL ?? 'info',
     // e.g. BENCH_WEBHOOK_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the webhook
     ...(process.env.BENCH_WEBHOOK_NODE_OPTIONS
       ? { NODE_OPTIONS: process.env.BENCH_WEBHOOK_NODE_OPTIONS }
