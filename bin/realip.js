@@ -13,6 +13,9 @@ if (major < 24) {
 // In a source checkout Node 24 runs the TypeScript sources directly (always current); an installed
 // package has no sources (and Node will not strip types under node_modules), so it runs dist/.
 const source = new URL('../cli/main.ts', import.meta.url);
-const entry = existsSync(source) && !source.pathname.includes('/node_modules/') ? source : new URL('../dist/cli/main.js', import.meta.url);
+const entry =
+  existsSync(source) && !source.pathname.includes('/node_modules/')
+    ? source
+    : new URL('../dist/cli/main.js', import.meta.url);
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));
