@@ -218,9 +218,26 @@ function kubeconfigYaml(name: string, server: string, caPem: string, token: stri
 
 /**
  * Starts etcd and kube-apiserver and waits for /readyz. Pass the test context to have it stopped in
- * t.after (which runs even when the test fails).
+ * t.after (which runs even when the test fails); suites call stop() in their after hook.
  */
 export async function startControlPlane(t?: TestContext): Promise<ControlPlane> {
+  // Free ports are picked before the servers bind them, so a parallel test file can take one in
+  // between: try again with fresh ports (and a fresh directory).
+  let last: unknown;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      const cp = await startControlPlaneOnce();
+      t?.after(cp.stop);
+      return cp;
+    } catch (err: unknown) {
+      last = err;
+      if (err instanceof Error && /not found at .*build the control-plane tools/.test(err.message)) throw err;
+    }
+  }
+  throw last;
+}
+
+async function startControlPlaneOnce(): Promise<ControlPlane> {
   const etcdBin = toolPath('etcd');
   const apiserverBin = toolPath('kube-apiserver');
   const dir = mkdtempSync(join(tmpdir(), 'realip-k8s-'));
@@ -237,7 +254,6 @@ export async function startControlPlane(t?: TestContext): Promise<ControlPlane> 
     for (const p of procs) p.child.kill('SIGKILL');
   };
   process.once('exit', onExit);
-  t?.after(stop);
   try {
     const etcdPort = await freePort();
     const peerPort = await freePort();
