@@ -595,10 +595,17 @@ export class HttpConnection {
     }
     // lastActive is the coarse clock, up to one sweep interval old: without the interval, an idle
     // timeout could fire that much early (found by test/hardening/slow-clients.test.ts).
+    // Idle: silent both ways. A complete request waiting for the app's response head is the app
+    // timeout's business; anything else silent this long (between requests, a stalled upload, a
+    // client that stopped reading its response, a tunnel) is closed.
     if (c.idleTimeoutMs > 0 && now - this.lastActive - this.hop.interval > c.idleTimeoutMs) {
+      const t = this.tracker;
+      if (this.waitingSince !== 0 && t.awaitingHead()) return;
       this.closeReason = 'idle';
-      if (this.tracker.outstanding === 0 && !this.tracker.tunnel) this.endClient();
-      else this.client.destroy();
+      if (t.outstanding === 0 && !this.reqInProgress && !t.tunnel) {
+        this.endClient();
+        this.app?.end();
+      } else this.client.destroy();
     }
   }
 

@@ -332,3 +332,22 @@ test('a TLS ClientHello on an http listener is detected, logged and closed', asy
   assert.equal(hop.metrics.httpErrors.get({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' }), 1);
   assert.equal(app.all(), '');
 });
+
+test('idle timeout: closes a silent keep-alive connection, never a request waiting for a slow app', async (t) => {
+  const app = await startRawApp((s, all) => {
+    if (all.endsWith('\r\n\r\n'))
+      setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 600);
+  });
+  const hop = await startHop(app.port, { idleTimeoutMs: 200, appTimeoutMs: 3000 });
+  t.after(async () => {
+    await hop.close();
+    await app.close();
+  });
+  const c = new RawClient(hop.port);
+  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  await c.waitFor((s) => s.endsWith('slow'));
+  assert.ok(!c.isClosed(), 'the slow answer arrived on an open connection');
+  const t0 = Date.now();
+  await c.waitClosed(3000);
+  assert.ok(Date.now() - t0 >= 150, 'closed by the idle timeout after the answer');
+});
