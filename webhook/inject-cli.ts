@@ -138,7 +138,16 @@ export function injectYaml(text: string, defaults: InjectionDefaults): InjectRes
       for (const e of doc.errors) errors.push(`document ${i + 1}: YAML: ${e.message.split('\n')[0]}`);
       return;
     }
-    const js: unknown = doc.toJS({ maxAliasCount: 100 });
+    let js: unknown;
+    try {
+      js = doc.toJS({ maxAliasCount: 100 });
+    } catch (err: unknown) {
+      // unresolved aliases, alias bombs
+      errors.push(
+        `document ${i + 1}: YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
+      return;
+    }
     if (!isObject(js)) {
       out.push(source);
       return;

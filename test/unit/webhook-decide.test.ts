@@ -302,3 +302,120 @@ test('an app port inside the listener range is a conflict', () => {
   assert.ok(!r.inject && r.denied);
   assert.match(r.problems[0]!, /app port 15001 conflicts with the sidecar's listener for app port 8080/);
 });
+
+test('fuzz: pod-shaped objects with nulls and odd values never make admit() throw', async () => {
+  const fc = (await import('fast-check')).default;
+  const { admit } = await import('../../webhook/admission/admit.ts');
+  const odd = fc.oneof(fc.constant(null), fc.jsonValue({ maxDepth: 2 }));
+  const portRef = fc.oneof(
+    fc.integer({ min: 0, max: 70000 }),
+    fc.constantFrom('http', 'web', 'pg', '8080', ''),
+    odd,
+  );
+  const probe = fc.oneof(
+    odd,
+    fc.record(
+      {
+        httpGet: fc.oneof(
+          odd,
+          fc.record(
+            {
+              port: portRef,
+              path: fc.oneof(fc.string(), odd),
+              host: fc.oneof(fc.constant(''), odd),
+              scheme: fc.oneof(fc.constantFrom('HTTP', 'HTTPS', 'https'), odd),
+            },
+            { requiredKeys: ['port'] },
+          ),
+        ),
+        tcpSocket: fc.oneof(odd, fc.record({ port: portRef, host: odd }, { requiredKeys: ['port'] })),
+        periodSeconds: odd,
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const container = fc.record(
+    {
+      name: fc.constantFrom('app', 'realip-sidecar', 'x', 'realip-init'),
+      image: fc.string(),
+      ports: fc.oneof(
+        odd,
+        fc.array(
+          fc.record(
+            {
+              containerPort: fc.integer({ min: -1, max: 70000 }),
+              name: fc.oneof(
+                fc.constantFrom('http', 'http-api', 'web', 'metrics', 'a-very-long-port-name'),
+                odd,
+              ),
+              protocol: fc.oneof(fc.constantFrom('TCP', 'UDP'), odd),
+            },
+            { requiredKeys: ['containerPort'] },
+          ),
+          { maxLength: 4 },
+        ),
+      ),
+      livenessProbe: probe,
+      readinessProbe: probe,
+      startupProbe: probe,
+    },
+    { requiredKeys: ['name'] },
+  );
+  const annotationValue = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom('8080=http,5432', '10.0.0.0/8', 'optional', 'port', 'v1', '64Mi', 'false', 'true'),
+  );
+  const annotations = fc.dictionary(
+    fc.constantFrom(
+      'realip.dev/ports',
+      'realip.dev/trusted-cidrs',
+      'realip.dev/proxy',
+      'realip.dev/steering',
+      'realip.dev/emit',
+      'realip.dev/redirect-from',
+      'realip.dev/sidecar-cpu-limit',
+      'realip.dev/inject',
+      'realip.dev/status',
+      'realip.dev/x',
+      'kubernetes.io/config.mirror',
+    ),
+    annotationValue,
+  );
+  const podArb = fc.record({
+    metadata: fc.oneof(
+      fc.constant(undefined),
+      fc.record(
+        { annotations: fc.oneof(annotations, fc.constant(null)), name: fc.string() },
+        { requiredKeys: [] },
+      ),
+    ),
+    spec: fc.record(
+      {
+        containers: fc.array(container, { maxLength: 3 }),
+        initContainers: fc.oneof(fc.constant(null), fc.array(container, { maxLength: 2 })),
+        hostNetwork: fc.oneof(fc.boolean(), fc.constant(null)),
+      },
+      { requiredKeys: ['containers'] },
+    ),
+  });
+  fc.assert(
+    fc.property(podArb, fc.boolean(), (object, native) => {
+      const review = {
+        apiVersion: 'admission.k8s.io/v1' as const,
+        request: {
+          uid: 'u',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          operation: 'CREATE',
+          object: JSON.parse(JSON.stringify(object)),
+        },
+      };
+      const out = admit(review, { ...TEST_DEFAULTS, nativeSidecar: native });
+      assert.ok(['injected', 'skipped', 'denied'].includes(out.result));
+      for (const l of out.listeners ?? []) {
+        const [, listen, app] = l.split(':').map(Number) as [number, number, number];
+        assert.ok(listen >= 15001 && app >= 1 && app <= 65535, l);
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});

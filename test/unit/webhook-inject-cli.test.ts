@@ -178,3 +178,26 @@ test('realip inject -f - reads stdin and writes YAML (the real command)', () => 
   assert.match(bad.stderr, /--proxy \/ REALIP_PROXY = "maybe"/);
   assert.match(bad.stderr, /--steering \/ REALIP_STEERING = "x"/);
 });
+
+test('fuzz: arbitrary text and mangled workloads never throw (errors are reported, not raised)', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300 }), (text) => {
+      const r = injectYaml(text, TEST_DEFAULTS);
+      assert.ok(Array.isArray(r.errors));
+    }),
+    { numRuns: 500 },
+  );
+  const kinds = fc.constantFrom('Pod', 'Deployment', 'CronJob', 'List', 'Job', 'Service');
+  fc.assert(
+    fc.property(kinds, fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3 }), (kind, spec, meta) => {
+      const doc = stringify({ apiVersion: 'v1', kind, metadata: meta, spec, items: [spec] });
+      const r = injectYaml(doc, TEST_DEFAULTS);
+      assert.ok(
+        r.errors.every((e) => e.startsWith('document 1')),
+        r.errors.join('\n'),
+      );
+    }),
+    { numRuns: 500 },
+  );
+});

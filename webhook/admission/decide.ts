@@ -262,6 +262,8 @@ function declaredPorts(pod: Pod): Map<number, string | undefined> {
   for (const c of pod.spec.containers) {
     for (const p of c.ports ?? []) {
       if ((p.protocol ?? 'TCP') !== 'TCP') continue;
+      // out of range: the API server's validation rejects the pod after us; do not plan for it
+      if (p.containerPort < 1 || p.containerPort > 65535) continue;
       if (!out.has(p.containerPort)) out.set(p.containerPort, p.name ?? undefined);
     }
   }

@@ -42,7 +42,7 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
     for (const c of spec.containers) {
       for (const kind of PROBE_KINDS) {
         const probe = c[kind];
-        if (probe === undefined) continue;
+        if (probe === undefined || probe === null) continue;
         const rewritten = rewriteProbe(c, probe, intercepted);
         if (typeof rewritten === 'string') {
           warnings.push(`container ${c.name} ${kind}: ${rewritten}`);
@@ -100,7 +100,7 @@ function rewriteProbe(
   intercepted: ReadonlySet<number>,
 ): Probe | string | undefined {
   const { httpGet, tcpSocket } = probe;
-  if (httpGet !== undefined) {
+  if (httpGet !== undefined && httpGet !== null) {
     const port = resolvePort(c, httpGet.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
     if (httpGet.host !== undefined && httpGet.host !== '') return undefined;
@@ -115,7 +115,7 @@ function rewriteProbe(
     next.scheme = 'HTTP';
     return { ...probe, httpGet: next as unknown as Probe['httpGet'] } as Probe;
   }
-  if (tcpSocket !== undefined) {
+  if (tcpSocket !== undefined && tcpSocket !== null) {
     const port = resolvePort(c, tcpSocket.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
     if (tcpSocket.host !== undefined && tcpSocket.host !== '') return undefined;
