@@ -17,7 +17,6 @@ import {
 import { ConfigError } from '../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../common/logger.ts';
 import { attempt, collectOptions, type OptionSpec, type RawOptions, reader } from '../common/options.ts';
-import { version } from '../common/version.ts';
 import {
   type InjectionDefaults,
   isQuantity,
@@ -27,153 +26,19 @@ import {
   type PullPolicy,
   type SidecarResources,
 } from './admission/decide.ts';
+import { INJECT_CLI_OPTIONS, TLS_MODES, WEBHOOK_OPTIONS } from './options.ts';
 
 type EnvMap = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_SIDECAR_IMAGE = `realip/sidecar:${version()}`;
-/** Rotate (and regenerate) a self-managed certificate this long before it expires. */
-export const RENEW_BEFORE_DAYS = 30;
+export {
+  DEFAULT_SIDECAR_IMAGE,
+  INJECT_CLI_OPTIONS,
+  INJECTION_OPTIONS,
+  TLS_MODES,
+  type TlsMode,
+  WEBHOOK_OPTIONS,
+} from './options.ts';
 
-/** The injection defaults: taken by both `realip webhook` and `realip inject`. */
-export const INJECTION_OPTIONS: readonly OptionSpec[] = [
-  {
-    flag: 'sidecar-image',
-    env: 'REALIP_SIDECAR_IMAGE',
-    default: DEFAULT_SIDECAR_IMAGE,
-    help: 'image of the sidecar and init containers',
-  },
-  {
-    flag: 'sidecar-image-pull-policy',
-    env: 'REALIP_SIDECAR_IMAGE_PULL_POLICY',
-    help: 'Always | IfNotPresent | Never (unset: the cluster default)',
-  },
-  {
-    flag: 'trusted-cidrs',
-    env: Env.trustedCidrs,
-    default: '',
-    help: 'comma-separated CIDRs whose PROXY headers the sidecar honours (the edge, the nodes)',
-  },
-  {
-    flag: 'proxy',
-    env: Env.proxy,
-    default: Defaults.proxy,
-    help: 'required | optional: may a trusted source omit the PROXY header',
-  },
-  {
-    flag: 'steering',
-    env: 'REALIP_STEERING',
-    default: 'redirect',
-    help: 'redirect (iptables, init container) | port (Service targets the sidecar port)',
-  },
-  {
-    flag: 'redirect-from',
-    env: Env.redirectFrom,
-    default: '',
-    help: 'comma-separated source CIDRs to redirect (empty: every source outside the pod)',
-  },
-  {
-    flag: 'native-sidecar',
-    env: 'REALIP_NATIVE_SIDECAR',
-    default: 'auto',
-    help: 'auto (API server >= 1.29) | on | off',
-  },
-  {
-    flag: 'sidecar-cpu-request',
-    env: 'REALIP_SIDECAR_CPU_REQUEST',
-    default: '10m',
-    help: 'sidecar CPU request ("none": unset)',
-  },
-  {
-    flag: 'sidecar-memory-request',
-    env: 'REALIP_SIDECAR_MEMORY_REQUEST',
-    default: '32Mi',
-    help: 'sidecar memory request ("none": unset)',
-  },
-  {
-    flag: 'sidecar-cpu-limit',
-    env: 'REALIP_SIDECAR_CPU_LIMIT',
-    default: 'none',
-    help: 'sidecar CPU limit ("none": unset)',
-  },
-  {
-    flag: 'sidecar-memory-limit',
-    env: 'REALIP_SIDECAR_MEMORY_LIMIT',
-    default: '128Mi',
-    help: 'sidecar memory limit ("none": unset)',
-  },
-  {
-    flag: 'config-file',
-    env: 'REALIP_CONFIG_FILE',
-    help: 'YAML/JSON file of these options keyed by flag name; flags and variables win',
-  },
-];
-
-export const TLS_MODES = ['files', 'self-managed'] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
-
-export const WEBHOOK_OPTIONS: readonly OptionSpec[] = [
-  { flag: 'port', env: 'REALIP_WEBHOOK_PORT', default: '8443', help: 'HTTPS port serving POST /mutate' },
-  {
-    flag: 'host',
-    env: 'REALIP_WEBHOOK_HOST',
-    default: '0.0.0.0',
-    help: 'address to listen on (:: for IPv6/dual stack)',
-  },
-  {
-    flag: 'metrics-port',
-    env: 'REALIP_METRICS_PORT',
-    default: '9090',
-    help: 'plain HTTP port: /healthz /readyz /metrics',
-  },
-  {
-    flag: 'tls-mode',
-    env: 'REALIP_TLS_MODE',
-    help: 'files (default when cert/key files are given) | self-managed',
-  },
-  {
-    flag: 'tls-cert-file',
-    env: 'REALIP_TLS_CERT_FILE',
-    help: 'serving certificate (PEM), reloaded when it changes',
-  },
-  { flag: 'tls-key-file', env: 'REALIP_TLS_KEY_FILE', help: 'serving key (PEM), reloaded when it changes' },
-  {
-    flag: 'tls-secret-name',
-    env: 'REALIP_TLS_SECRET_NAME',
-    help: 'self-managed: Secret holding CA, cert and key',
-  },
-  { flag: 'namespace', env: 'REALIP_WEBHOOK_NAMESPACE', help: "self-managed: the webhook's namespace" },
-  {
-    flag: 'service-name',
-    env: 'REALIP_WEBHOOK_SERVICE_NAME',
-    help: "self-managed: the webhook's Service (certificate SANs)",
-  },
-  {
-    flag: 'webhook-config-name',
-    env: 'REALIP_WEBHOOK_CONFIG_NAME',
-    help: 'self-managed: MutatingWebhookConfiguration whose caBundle is patched',
-  },
-  {
-    flag: 'tls-extra-sans',
-    env: 'REALIP_TLS_EXTRA_SANS',
-    default: '',
-    help: 'self-managed: extra DNS names / IPs for the certificate',
-  },
-  {
-    flag: 'tls-poll-interval-ms',
-    env: 'REALIP_TLS_POLL_INTERVAL_MS',
-    default: '5000',
-    help: 'files: how often the files are checked besides fs.watch',
-  },
-  { flag: 'log-level', env: Env.logLevel, default: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
-  ...INJECTION_OPTIONS,
-];
-
-export const INJECT_CLI_OPTIONS: readonly OptionSpec[] = [
-  { flag: 'filename', env: 'REALIP_INJECT_FILE', short: 'f', help: 'YAML file to inject, "-" for stdin' },
-  ...INJECTION_OPTIONS,
-];
-
-/** Injection defaults before `auto` is resolved against the API server. */
 export type InjectionSettings = Omit<InjectionDefaults, 'nativeSidecar'> & {
   readonly nativeSidecar: NativeSidecarMode;
 };
