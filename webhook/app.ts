@@ -18,6 +18,8 @@ export const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 /** Longer than the API server's idle connection timeout (90 s), so it is the one that closes. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
+/** A client that does not finish its TLS handshake in time is dropped (slowloris at the TLS layer). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface AppOptions {
   readonly defaults: InjectionDefaults;
@@ -50,7 +52,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: false,
-    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+    ...(opts.https
+      ? { https: { cert: opts.https.cert, key: opts.https.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } }
+      : {}),
   }) as unknown as FastifyInstance;
 
   // The API server sends application/json; nothing else is an AdmissionReview.
