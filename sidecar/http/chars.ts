@@ -45,11 +45,27 @@ export function eqLower(buf: Buffer, s: number, e: number, lower: Buffer): boole
   return true;
 }
 
-/** Same, for a prefix. */
-export function startsLower(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
+/**
+ * Like eqLower, but '_' also matches '-'. CGI-style servers (WSGI, PHP, many frameworks on top)
+ * expose both X-Forwarded-For and X_Forwarded_For as HTTP_X_FORWARDED_FOR, so the underscore
+ * spelling of a forwarding field is the same field to them. ('_' | 0x20 is 0x7f, which is not a
+ * tchar, so only '_' folds onto '-'.)
+ */
+export function eqFold(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
+  if (e - s !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const b = buf[s + i]! | 0x20;
+    if (b !== lower[i] && !(b === 0x7f && lower[i] === 0x2d)) return false;
+  }
+  return true;
+}
+
+/** Same as eqFold, for a prefix. */
+export function startsFold(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
   if (e - s < lower.length) return false;
   for (let i = 0; i < lower.length; i++) {
-    if ((buf[s + i]! | 0x20) !== lower[i]) return false;
+    const b = buf[s + i]! | 0x20;
+    if (b !== lower[i] && !(b === 0x7f && lower[i] === 0x2d)) return false;
   }
   return true;
 }

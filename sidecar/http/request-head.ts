@@ -19,13 +19,14 @@ import {
   COLON,
   COMMA,
   CR,
+  eqFold,
   eqLower,
   FIELD,
   HTAB,
   LF,
   latin1,
   SP,
-  startsLower,
+  startsFold,
   TARGET,
   TCHAR,
 } from './chars.ts';
@@ -48,6 +49,11 @@ export const H_XF_HOST = 12;
 export const H_CLIENT_IP = 13;
 /** X-Realip-*: our own TLV headers; only we may set them. */
 export const H_REALIP = 14;
+/**
+ * Content_Length / Transfer_Encoding: a different field to us and to most servers, the same one to
+ * CGI-style stacks. Framing must never depend on who reads it: refused with 400.
+ */
+export const H_AMBIGUOUS = 15;
 
 const N = {
   contentLength: latin1('content-length'),
@@ -78,41 +84,52 @@ const N = {
 export function classify(buf: Buffer, s: number, e: number): number {
   switch (e - s) {
     case 4:
-      return eqLower(buf, s, e, N.host) ? H_HOST : H_OTHER;
+      if (eqLower(buf, s, e, N.host)) return H_HOST;
+      break;
     case 6:
-      return eqLower(buf, s, e, N.expect) ? H_EXPECT : H_OTHER;
+      if (eqLower(buf, s, e, N.expect)) return H_EXPECT;
+      break;
     case 7:
-      return eqLower(buf, s, e, N.upgrade) ? H_UPGRADE : H_OTHER;
+      if (eqLower(buf, s, e, N.upgrade)) return H_UPGRADE;
+      break;
     case 9:
-      if (eqLower(buf, s, e, N.forwarded)) return H_FORWARDED;
-      if (eqLower(buf, s, e, N.xRealIp)) return H_X_REAL_IP;
+      if (eqFold(buf, s, e, N.forwarded)) return H_FORWARDED;
+      if (eqFold(buf, s, e, N.xRealIp)) return H_X_REAL_IP;
       break;
     case 10:
-      return eqLower(buf, s, e, N.connection) ? H_CONNECTION : H_OTHER;
+      if (eqLower(buf, s, e, N.connection)) return H_CONNECTION;
+      break;
     case 11:
-      if (eqLower(buf, s, e, N.xClientIp)) return H_CLIENT_IP;
+      if (eqFold(buf, s, e, N.xClientIp)) return H_CLIENT_IP;
       break;
     case 14:
       if (eqLower(buf, s, e, N.contentLength)) return H_CONTENT_LENGTH;
-      if (eqLower(buf, s, e, N.trueClientIp)) return H_CLIENT_IP;
+      if (eqFold(buf, s, e, N.trueClientIp)) return H_CLIENT_IP;
       break;
     case 15:
-      if (eqLower(buf, s, e, N.xff)) return H_XFF;
+      if (eqFold(buf, s, e, N.xff)) return H_XFF;
       break;
     case 16:
-      if (eqLower(buf, s, e, N.xfPort)) return H_XF_PORT;
-      if (eqLower(buf, s, e, N.xfHost)) return H_XF_HOST;
-      if (eqLower(buf, s, e, N.cfConnectingIp)) return H_CLIENT_IP;
+      if (eqFold(buf, s, e, N.xfPort)) return H_XF_PORT;
+      if (eqFold(buf, s, e, N.xfHost)) return H_XF_HOST;
+      if (eqFold(buf, s, e, N.cfConnectingIp)) return H_CLIENT_IP;
       break;
     case 17:
       if (eqLower(buf, s, e, N.transferEncoding)) return H_TRANSFER_ENCODING;
-      if (eqLower(buf, s, e, N.xfProto)) return H_XF_PROTO;
+      if (eqFold(buf, s, e, N.xfProto)) return H_XF_PROTO;
       break;
     case 19:
-      if (eqLower(buf, s, e, N.xClusterClientIp)) return H_CLIENT_IP;
+      if (eqFold(buf, s, e, N.xClusterClientIp)) return H_CLIENT_IP;
       break;
   }
-  return startsLower(buf, s, e, N.realipPrefix) ? H_REALIP : H_OTHER;
+  if (startsFold(buf, s, e, N.realipPrefix)) return H_REALIP;
+  // The underscore spelling of a framing field: refused (see H_AMBIGUOUS).
+  if (
+    (e - s === 14 && eqFold(buf, s, e, N.contentLength)) ||
+    (e - s === 17 && eqFold(buf, s, e, N.transferEncoding))
+  )
+    return H_AMBIGUOUS;
+  return H_OTHER;
 }
 
 export const M_OTHER = 0;
@@ -281,6 +298,8 @@ export class RequestHead {
         case H_HOST:
           hosts++;
           break;
+        case H_AMBIGUOUS:
+          return this.fail(400, 'HTTP_BAD_HEADER');
       }
       if (cls !== H_OTHER) {
         lines[n] = ls;

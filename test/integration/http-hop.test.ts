@@ -83,6 +83,9 @@ test('forged forwarding fields in any casing and any number are removed (replace
     'X-Cluster-Client-IP: 6.6.6.6',
     'CF-Connecting-IP: 6.6.6.6',
     'X-Realip-Aws-Vpce-Id: vpce-forged',
+    'X_Forwarded_For: 6.6.6.6',
+    'x_real_ip: 6.6.6.6',
+    'X-Forwarded_Proto: https',
     'x-realip-anything: 1',
   ];
   const c = new RawClient(hop.port);

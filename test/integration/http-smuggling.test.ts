@@ -96,6 +96,18 @@ const REFUSED: [string, string, number, string][] = [
   ['bare LF only', 'GET / HTTP/1.1\nHost: a\n\n', 400, 'HTTP_BAD_HEADER'],
   ['lone CR', 'GET / HTTP/1.1\r\nHost: a\rX-Forwarded-For: 6.6.6.6\r\n\r\n', 400, 'HTTP_BAD_HEADER'],
   ['NUL in value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n', 400, 'HTTP_BAD_HEADER'],
+  [
+    'Content_Length (CGI stacks read it as Content-Length)',
+    'POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\n',
+    400,
+    'HTTP_BAD_HEADER',
+  ],
+  [
+    'Transfer_Encoding',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer_encoding: chunked\r\n\r\n',
+    400,
+    'HTTP_BAD_HEADER',
+  ],
   ['no Host', 'GET / HTTP/1.1\r\nX-A: 1\r\n\r\n', 400, 'HTTP_BAD_HOST'],
   ['two Hosts', 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', 400, 'HTTP_BAD_HOST'],
   [

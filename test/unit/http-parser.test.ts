@@ -146,12 +146,16 @@ test('field names are classified in any casing; lookalikes are not', () => {
   assert.equal(c('X-Real-Ip'), H_X_REAL_IP);
   assert.equal(c('CF-Connecting-IP'), H_CLIENT_IP);
   assert.equal(c('X-Realip-Whatever'), H_REALIP);
+  // CGI stacks read X_Forwarded_For as X-Forwarded-For: so do we (and remove it).
+  assert.equal(c('X_Forwarded_For'), H_XFF);
+  assert.equal(c('x_realip_a'), H_REALIP);
+  assert.equal(c('X-Realip-A'), H_REALIP, 'a 10-byte name still reaches the prefix check');
   assert.equal(c('Content-Length'), H_CONTENT_LENGTH);
   assert.equal(c('Transfer-Encoding'), H_TRANSFER_ENCODING);
   for (const other of [
     'X-Forwarded-Fo',
     'X-Forwarded-For2',
-    'X_Forwarded_For',
+    'X~Forwarded~For',
     'Forwarde',
     'X-Real^IP',
     'Content-Lengths',
