@@ -429,3 +429,47 @@ test('split writes at every offset give the same bytes to the app', async (t) =>
     c.destroy();
   }
 });
+
+test('deep pipelining (150 requests in one write): reading pauses at 64 outstanding, nothing lost', async (t) => {
+  const hop = await startHop(echo.port);
+  t.after(() => hop.close());
+  const c = new RawClient(hop.port);
+  const reqs = Array.from({ length: 150 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  c.write(Buffer.concat([v1('198.51.100.9'), Buffer.from(reqs.join(''))]));
+  const text = await c.waitFor((s) => count(s, '"url"') === 150, 10000);
+  const urls = [...text.matchAll(/"url":"\/(\d+)"/g)].map((m) => Number(m[1]));
+  assert.deepEqual(
+    urls,
+    Array.from({ length: 150 }, (_, i) => i),
+  );
+  assert.equal(count(text, '"198.51.100.9"'), 300);
+  c.destroy();
+});
+
+test('client bytes sent right behind an Upgrade request wait for the 101, then pass raw', async (t) => {
+  let upgraded = false;
+  const app = await startRawApp((s, all) => {
+    if (!upgraded && all.includes('\r\n\r\n')) {
+      upgraded = true;
+      // Answer late: the eager bytes must be held, not parsed as a request.
+      setTimeout(() => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'), 100);
+    }
+  });
+  const hop = await startHop(app.port);
+  t.after(async () => {
+    await hop.close();
+    await app.close();
+  });
+  const c = new RawClient(hop.port);
+  const eager = 'GET /x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n';
+  c.write(
+    Buffer.concat([
+      v1('198.51.100.7'),
+      Buffer.from(`GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${eager}`),
+    ]),
+  );
+  await app.waitFor((s) => s.endsWith(eager));
+  assert.equal(count(app.all(), 'X-Forwarded-For: 198.51.100.7'), 1);
+  assert.equal(count(app.all(), '6.6.6.6'), 1, 'tunnel bytes are not rewritten');
+  c.destroy();
+});
