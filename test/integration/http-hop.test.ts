@@ -473,3 +473,19 @@ test('client bytes sent right behind an Upgrade request wait for the 101, then p
   assert.equal(count(app.all(), '6.6.6.6'), 1, 'tunnel bytes are not rewritten');
   c.destroy();
 });
+
+test('half-close: a client that shuts down its sending side still gets its answer', async (t) => {
+  const app = await startRawApp((s, all) => {
+    if (all.endsWith('\r\n\r\n'))
+      setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate'), 100);
+  });
+  const hop = await startHop(app.port);
+  t.after(async () => {
+    await hop.close();
+    await app.close();
+  });
+  const c = new RawClient(hop.port);
+  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  c.socket.end();
+  assert.equal(await c.waitClosed(), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate');
+});
