@@ -111,7 +111,7 @@ function hugePost(port: number, ca: string[], bytes: number): Promise<Answer> {
     });
     const done = (error?: string) => {
       clearTimeout(timer);
-      const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(out);
+      const m = /^HTTP\/1\.1 (\d{3})[\s\S]*?\r\n\r\n([\s\S]*)$/.exec(out);
       if (m) resolve({ status: Number(m[1]), body: m[2]! });
       else resolve({ status: 0, body: out, error: error ?? 'closed without an answer' });
     };
@@ -400,7 +400,11 @@ describe(`webhook under abuse (seed ${SEED})`, () => {
     // A real ClientHello's first bytes, captured from a TLS connect, cut short.
     const hello = await new Promise<Buffer>((resolve) => {
       const srv = net.createServer((s) =>
-        s.once('data', (d: Buffer) => (resolve(d), s.destroy(), srv.close())),
+        s.once('data', (d: Buffer) => {
+          resolve(d);
+          s.destroy();
+          srv.close();
+        }),
       );
       srv.listen(0, '127.0.0.1', () => {
         const p = (srv.address() as net.AddressInfo).port;
