@@ -44,7 +44,7 @@ export function toolPath(tool: Tool): string {
   if (!existsSync(p)) {
     throw new Error(
       `${tool} not found at ${p}: build the control-plane tools with "bash test/setup.sh" ` +
-        '(or just "bash test/setup.d/20-k8s-tools.sh"; about 15 minutes once, cached afterwards)',
+        '(or just "bash test/setup.d/20-k8s-tools.sh"; 10-20 minutes once, cached afterwards)',
     );
   }
   return p;
