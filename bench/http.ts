@@ -10,10 +10,14 @@
  * edge and the app share the other. Prints req/s, p50/p99 latency, CPU per request (utime+stime
  * from /proc), RSS idle and at 1000 connections, and ratios against nginx.
  *
- * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "50,200"), BENCH_ONLY (comma list).
+ * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "50,200"; 1000 always runs once),
+ * BENCH_ROUNDS (default 2: every target measured twice, interleaved; the spread is the noise),
+ * BENCH_ONLY (comma list of realip, nginx, haproxy), BENCH_NODE_FLAGS (extra node flags for realip,
+ * e.g. "--max-semi-space-size=1").
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import {
   type Child,
@@ -32,6 +36,7 @@ const run = promisify(execFile);
 const REPO = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNS = (process.env.BENCH_CONNS ?? '50,200').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BIG = 1000;
 const PROXY_CORE = 1;
 const LOAD_CORE = 0;
@@ -129,6 +134,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
         '-c',
         String(PROXY_CORE),
         process.execPath,
+        ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
         `${REPO}.cache/bench-dist/cli/main.js`,
         'sidecar',
         '--listener',
@@ -218,11 +224,19 @@ defaults
     const idle = new Map(proxies.map((p) => [p.name, rssMB(pid(p.child))]));
 
     process.stdout.write(
-      `bench:http  ${SECONDS}s per run, proxy on core ${PROXY_CORE}, wrk/edge/app on core ${LOAD_CORE}\n`,
+      `bench:http  ${SECONDS}s per run, ${ROUNDS} rounds (targets interleaved), proxy on core ${PROXY_CORE}, ` +
+        `wrk/edge/app on core ${LOAD_CORE}; load average before: ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}\n`,
     );
-    const rows: string[][] = [['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'errors']];
-    const results = new Map<string, { rps: number; cpu: number; p99: number }>();
-    for (const conns of [...CONNS, BIG]) {
+    const rows: string[][] = [
+      ['round', 'target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'errors'],
+    ];
+    const results = new Map<string, { rps: number; cpu: number; p99: number }[]>();
+    const plan: [number, number][] = [];
+    for (let round = 1; round <= ROUNDS; round++) for (const c of CONNS) plan.push([round, c]);
+    plan.push([1, BIG]);
+    for (const [round, conns] of plan) {
       for (const e of edges) {
         // Warm up (JIT, connection pools), then measure.
         await wrk(e.port, conns, 1);
@@ -233,9 +247,11 @@ defaults
         const r = await wrk(e.port, conns, SECONDS);
         if (sampler) clearInterval(sampler);
         const cpu = p ? (cpuMicros(pid(p.child)) - cpu0) / r.requests : Number.NaN;
-        results.set(`${e.name}:${conns}`, { rps: r.rps, cpu, p99: r.p99 });
+        const key = `${e.name}:${conns}`;
+        results.set(key, [...(results.get(key) ?? []), { rps: r.rps, cpu, p99: r.p99 }]);
         if (p && conns === BIG) idle.set(`${p.name}@${BIG}`, peak);
         rows.push([
+          String(round),
           e.name,
           String(conns),
           r.rps.toFixed(0),
@@ -248,23 +264,44 @@ defaults
     }
     print(rows);
 
-    process.stdout.write('\nratios vs nginx (req/s; CPU per request: lower is better)\n');
-    const ratios: string[][] = [['target', 'conns', 'req/s ratio', 'CPU ratio', 'added p99 ms vs direct']];
+    process.stdout.write(
+      '\nratios vs nginx, median over rounds (min-max across rounds = the machine noise); CPU: lower is better\n',
+    );
+    const ratios: string[][] = [
+      ['target', 'conns', 'req/s', 'req/s ratio', 'CPU us/req', 'CPU ratio', 'added p99 ms vs direct'],
+    ];
     for (const conns of [...CONNS, BIG]) {
       const n = results.get(`nginx:${conns}`);
       const d = results.get(`direct:${conns}`);
       for (const p of proxies) {
         const r = results.get(`${p.name}:${conns}`)!;
+        const per = (f: (i: number) => number) => r.map((_, i) => f(i));
+        const rpsRatio = n ? per((i) => r[i]!.rps / n[i]!.rps) : [];
+        const cpuRatio = n ? per((i) => r[i]!.cpu / n[i]!.cpu) : [];
+        const addedP99 = d ? per((i) => r[i]!.p99 - d[i]!.p99) : [];
         ratios.push([
           p.name,
           String(conns),
-          n ? (r.rps / n.rps).toFixed(2) : '-',
-          n ? (r.cpu / n.cpu).toFixed(2) : '-',
-          d ? (r.p99 - d.p99).toFixed(2) : '-',
+          spread(
+            r.map((x) => x.rps),
+            0,
+          ),
+          spread(rpsRatio, 2),
+          spread(
+            r.map((x) => x.cpu),
+            1,
+          ),
+          spread(cpuRatio, 2),
+          spread(addedP99, 2),
         ]);
       }
     }
     print(ratios);
+    process.stdout.write(
+      `load average after: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
+    );
     process.stdout.write('\nRSS (MB, process tree)\n');
     const mem: string[][] = [['target', 'idle', `peak at ${BIG} conns`]];
     for (const p of proxies)
@@ -277,6 +314,19 @@ defaults
     await Promise.all(children.reverse().map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** "median (min-max)" or just the value for one sample. */
+function spread(xs: number[], digits: number): string {
+  if (xs.length === 0) return '-';
+  if (xs.length === 1) return xs[0]!.toFixed(digits);
+  return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
 }
 
 function print(rows: string[][]): void {
