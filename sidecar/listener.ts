@@ -45,7 +45,9 @@ export async function startListener(
     maxV2Length: config.maxHeaderBytes,
   };
   const labels = { listener: spec.listenPort, mode: spec.mode };
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+  // allowHalfOpen: a client FIN that arrives with (or right after) the header must not make Node end
+  // our side before the hop has answered; hops own half-close from here.
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     metrics.active.add(1);
     socket.once('close', () => {
