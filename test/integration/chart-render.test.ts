@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as loadYaml, parseAllDocuments } from 'yaml';
+import { WEBHOOK_OPTIONS } from '../../webhook/config.ts';
 import { CHART_DIR, helm, helmTemplate } from '../helpers/k8s.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -232,6 +233,18 @@ describe('chart', () => {
         verbs: ['get', 'patch'],
       },
     ]);
+  });
+
+  test('every variable the chart sets is an option of realip webhook (the contract cannot drift)', () => {
+    const known = new Set(WEBHOOK_OPTIONS.map((o) => o.env));
+    for (const args of Object.values(CASES)) {
+      const unknown = Object.keys(envOf(objects(helmTemplate(args)))).filter((name) => !known.has(name));
+      assert.deepEqual(
+        unknown,
+        [],
+        `the chart sets variables realip webhook does not read: ${unknown.join(', ')}`,
+      );
+    }
   });
 
   test('non-default render: port mode, cert-manager, Fail, trusted CIDRs', () => {
