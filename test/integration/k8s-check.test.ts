@@ -46,7 +46,12 @@ describe('realip check on a real kube-apiserver', () => {
     core = cp.kc.makeApiClient(CoreV1Api);
     adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    const rendered = helmTemplate(['--set', 'webhook.url=https://127.0.0.1:1/mutate']);
+    const rendered = helmTemplate([
+      '--set',
+      'webhook.url=https://127.0.0.1:1/mutate',
+      '--set',
+      'tls.extraSans={127.0.0.1}',
+    ]);
     const api = KubernetesObjectApi.makeApiClient(cp.kc);
     for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
       if (o?.kind === 'Deployment') continue;
@@ -56,7 +61,6 @@ describe('realip check on a real kube-apiserver', () => {
       {
         ...chartWebhookEnv(rendered),
         REALIP_WEBHOOK_NAMESPACE: NS,
-        REALIP_TLS_EXTRA_SANS: '127.0.0.1',
         KUBECONFIG: cp.kubeconfigPath,
         REALIP_LOG_LEVEL: 'warn',
       },

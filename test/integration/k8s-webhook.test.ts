@@ -94,7 +94,13 @@ describe('webhook on a real kube-apiserver', () => {
     // starts (it patches the caBundle): render once for the env, apply with a placeholder URL, then
     // point the URL at the webhook.
     const values = ['--set', 'webhook.failurePolicy=Fail', '--set', 'injection.trustedCidrs={10.0.0.0/8}'];
-    const placeholder = helmTemplate([...values, '--set', 'webhook.url=https://127.0.0.1:1/mutate']);
+    const placeholder = helmTemplate([
+      ...values,
+      '--set',
+      'webhook.url=https://127.0.0.1:1/mutate',
+      '--set',
+      'tls.extraSans={127.0.0.1}',
+    ]);
     for (const o of parseAllDocuments(placeholder).map((d) => d.toJS() as KubernetesObject)) {
       if (o?.kind === 'Deployment') continue; // nothing would run it
       await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
@@ -104,7 +110,6 @@ describe('webhook on a real kube-apiserver', () => {
       {
         ...chartWebhookEnv(placeholder),
         REALIP_WEBHOOK_NAMESPACE: NS, // a fieldRef in the chart
-        REALIP_TLS_EXTRA_SANS: '127.0.0.1',
         KUBECONFIG: kubeconfig,
         REALIP_LOG_LEVEL: 'warn',
       },
