@@ -5,7 +5,7 @@
  * Every malformed request gets a 4xx with a code and a reason; an unexpected failure while
  * deciding is answered as a denial inside a valid AdmissionReview (HTTP 200), never a crash.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
 import { type Admission, admit } from './admission/admit.ts';
@@ -45,7 +45,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const { defaults, metrics } = opts;
   const app = Fastify({
     loggerInstance: opts.log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -141,7 +141,7 @@ export function buildMetricsApp(opts: {
 }): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
   app.get('/healthz', async () => 'ok\n');
   app.get('/readyz', async (_req, reply) =>
