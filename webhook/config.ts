@@ -68,9 +68,20 @@ export interface WebhookConfig {
   readonly injection: InjectionSettings;
 }
 
-export function resolveDefaults(settings: InjectionSettings, nativeSupported: boolean): InjectionDefaults {
-  const native = settings.nativeSidecar === 'auto' ? nativeSupported : settings.nativeSidecar === 'on';
-  return Object.freeze({ ...settings, nativeSidecar: native });
+/** What the API server supports, read once at start (see kube.ts). */
+export interface ServerSupport {
+  /** Native sidecars (restartable init containers): 1.29+. */
+  readonly nativeSidecar: boolean;
+  /** Services resolve named ports of native sidecars: 1.32+. */
+  readonly nativeSidecarNamedPorts: boolean;
+}
+
+export function resolveDefaults(settings: InjectionSettings, server: ServerSupport): InjectionDefaults {
+  const mode = settings.nativeSidecar;
+  const nativeSidecar = mode === 'auto' ? server.nativeSidecar : mode === 'on';
+  // `on` is the operator's word for the whole cluster; `auto` follows what the server can do.
+  const nativeSidecarNamedPorts = mode === 'auto' ? server.nativeSidecarNamedPorts : mode === 'on';
+  return Object.freeze({ ...settings, nativeSidecar, nativeSidecarNamedPorts });
 }
 
 /** Raw options with the config file's values slotted in under the environment. */

@@ -184,7 +184,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     );
     return 1;
   }
-  const result = injectYaml(text, resolveDefaults(injection, true));
+  const result = injectYaml(
+    text,
+    resolveDefaults(injection, { nativeSidecar: true, nativeSidecarNamedPorts: true }),
+  );
   for (const n of result.notes) process.stderr.write(`${n}\n`);
   if (result.errors.length > 0) {
     process.stderr.write(`realip inject: INJ_INVALID_INPUT:\n  - ${result.errors.join('\n  - ')}\n`);

@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../common/logger.ts';
 import type { CertBundle } from './certs.ts';
+import type { ServerSupport } from './config.ts';
 import type { KubeCertApi, StoredSecret } from './self-managed.ts';
 
 export function loadKubeConfig(): KubeConfig {
@@ -108,19 +109,32 @@ export function kubeCertApi(kc: KubeConfig): KubeCertApi {
   };
 }
 
-/** Native sidecars (restartable init containers) are on by default from Kubernetes 1.29. */
-export function supportsNativeSidecar(major: string, minor: string): boolean {
+function atLeast(major: string, minor: string, wantMinor: number): boolean {
   const ma = Number.parseInt(major, 10);
   const mi = Number.parseInt(minor, 10); // "29+" on some distributions
   if (!Number.isFinite(ma) || !Number.isFinite(mi)) return false;
-  return ma > 1 || (ma === 1 && mi >= 29);
+  return ma > 1 || (ma === 1 && mi >= wantMinor);
+}
+
+/** Native sidecars (restartable init containers) are on by default from Kubernetes 1.29. */
+export function supportsNativeSidecar(major: string, minor: string): boolean {
+  return atLeast(major, minor, 29);
+}
+
+/** EndpointSlices resolve named ports declared on native sidecars from 1.32 (kubernetes#127976). */
+export function resolvesSidecarNamedPorts(major: string, minor: string): boolean {
+  return atLeast(major, minor, 32);
 }
 
 /**
  * Reads the API server version once (at start) for `--native-sidecar auto`. Anything but a clear
  * answer within the timeout means off: a regular sidecar works everywhere.
  */
-export async function detectNativeSidecar(kc: KubeConfig, log: Logger, timeoutMs = 5000): Promise<boolean> {
+export async function detectNativeSidecar(
+  kc: KubeConfig,
+  log: Logger,
+  timeoutMs = 5000,
+): Promise<ServerSupport> {
   try {
     const api = kc.makeApiClient(VersionApi);
     let timer: NodeJS.Timeout | undefined;
@@ -128,14 +142,17 @@ export async function detectNativeSidecar(kc: KubeConfig, log: Logger, timeoutMs
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
     const info = await Promise.race([api.getCode(), timeout]).finally(() => clearTimeout(timer));
-    const native = supportsNativeSidecar(info.major, info.minor);
-    log.info({ gitVersion: info.gitVersion, native }, 'api server version read');
-    return native;
+    const support = {
+      nativeSidecar: supportsNativeSidecar(info.major, info.minor),
+      nativeSidecarNamedPorts: resolvesSidecarNamedPorts(info.major, info.minor),
+    };
+    log.info({ gitVersion: info.gitVersion, ...support }, 'api server version read');
+    return support;
   } catch (err: unknown) {
     log.warn(
       { err: err instanceof Error ? err.message : String(err) },
       'cannot read the api server version; native sidecars off',
     );
-    return false;
+    return { nativeSidecar: false, nativeSidecarNamedPorts: false };
   }
 }

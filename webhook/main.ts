@@ -34,9 +34,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     const needKube = config.tls.mode === 'self-managed' || config.injection.nativeSidecar === 'auto';
     const kc = needKube ? loadKubeConfig() : undefined;
-    const native =
-      kc && config.injection.nativeSidecar === 'auto' ? await detectNativeSidecar(kc, log) : false;
-    const defaults = resolveDefaults(config.injection, native);
+    const server =
+      kc && config.injection.nativeSidecar === 'auto'
+        ? await detectNativeSidecar(kc, log)
+        : { nativeSidecar: false, nativeSidecarNamedPorts: false };
+    const defaults = resolveDefaults(config.injection, server);
     if (defaults.trustedCidrs.length === 0) {
       log.warn('no trusted CIDRs: injected sidecars refuse every PROXY header (set --trusted-cidrs)');
     }

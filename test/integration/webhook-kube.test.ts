@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../common/logger.ts';
-import { detectNativeSidecar, supportsNativeSidecar } from '../../webhook/kube.ts';
+import { detectNativeSidecar, resolvesSidecarNamedPorts, supportsNativeSidecar } from '../../webhook/kube.ts';
 
 test('native sidecars from Kubernetes 1.29 (minor "29+" included)', () => {
   assert.equal(supportsNativeSidecar('1', '28'), false);
@@ -16,6 +16,8 @@ test('native sidecars from Kubernetes 1.29 (minor "29+" included)', () => {
   assert.equal(supportsNativeSidecar('1', '36'), true);
   assert.equal(supportsNativeSidecar('2', '0'), true);
   assert.equal(supportsNativeSidecar('', ''), false);
+  assert.equal(resolvesSidecarNamedPorts('1', '31'), false);
+  assert.equal(resolvesSidecarNamedPorts('1', '32'), true);
 });
 
 function kubeconfigFor(server: string): KubeConfig {
@@ -55,22 +57,26 @@ async function versionServer(minor: string): Promise<http.Server> {
   return server;
 }
 
-for (const [minor, expected] of [
-  ['36', true],
-  ['29+', true],
-  ['28', false],
+for (const [minor, expected, namedPorts] of [
+  ['36', true, true],
+  ['31', true, false],
+  ['29+', true, false],
+  ['28', false, false],
 ] as const) {
-  test(`auto reads the API server version once: 1.${minor} -> native ${expected}`, async (t) => {
+  test(`auto reads the API server version once: 1.${minor} -> native ${expected}, named ports ${namedPorts}`, async (t) => {
     const server = await versionServer(minor);
     t.after(() => server.close());
     const kc = kubeconfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    assert.equal(await detectNativeSidecar(kc, silentLogger()), expected);
+    assert.deepEqual(await detectNativeSidecar(kc, silentLogger()), {
+      nativeSidecar: expected,
+      nativeSidecarNamedPorts: namedPorts,
+    });
   });
 }
 
 test('auto falls back to off when the version cannot be read', async () => {
   const kc = kubeconfigFor('http://127.0.0.1:1');
-  assert.equal(await detectNativeSidecar(kc, silentLogger(), 2000), false);
+  assert.equal((await detectNativeSidecar(kc, silentLogger(), 2000)).nativeSidecar, false);
 });
 
 test('auto falls back to off when the API server does not answer in time', async (t) => {
@@ -84,6 +90,6 @@ test('auto falls back to off when the API server does not answer in time', async
   });
   const kc = kubeconfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   const started = Date.now();
-  assert.equal(await detectNativeSidecar(kc, silentLogger(), 300), false);
+  assert.equal((await detectNativeSidecar(kc, silentLogger(), 300)).nativeSidecar, false);
   assert.ok(Date.now() - started < 3000);
 });

@@ -59,7 +59,7 @@ test('the pinned environment variables (the chart sets these)', () => {
     webhookConfigName: 'realip',
     extraSans: ['127.0.0.1', 'localhost'],
   });
-  const d = resolveDefaults(config.injection, true);
+  const d = resolveDefaults(config.injection, { nativeSidecar: true, nativeSidecarNamedPorts: true });
   assert.equal(d.nativeSidecar, false, 'off wins over what the server supports');
   assert.equal(d.image, 'r/s:1');
   assert.equal(d.imagePullPolicy, 'Always');
@@ -71,8 +71,11 @@ test('the pinned environment variables (the chart sets these)', () => {
 
 test('auto resolves to what the API server supports', () => {
   const { config } = parseWebhookConfig([], files);
-  assert.equal(resolveDefaults(config.injection, true).nativeSidecar, true);
-  assert.equal(resolveDefaults(config.injection, false).nativeSidecar, false);
+  const v131 = resolveDefaults(config.injection, { nativeSidecar: true, nativeSidecarNamedPorts: false });
+  assert.equal(v131.nativeSidecar, true);
+  assert.equal(v131.nativeSidecarNamedPorts, false);
+  const v128 = resolveDefaults(config.injection, { nativeSidecar: false, nativeSidecarNamedPorts: false });
+  assert.equal(v128.nativeSidecar, false);
 });
 
 test('flag > env > config file > default', () => {

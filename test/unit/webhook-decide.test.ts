@@ -419,3 +419,19 @@ test('fuzz: pod-shaped objects with nulls and odd values never make admit() thro
     { numRuns: 3000 },
   );
 });
+
+test('port mode on a cluster whose Services cannot see named ports of native sidecars (< 1.32): regular sidecar', () => {
+  const d = { ...TEST_DEFAULTS, nativeSidecar: true, nativeSidecarNamedPorts: false };
+  const portMode = mutatePod(
+    pod({ 'realip.dev/steering': 'port' }),
+    plan(pod({ 'realip.dev/steering': 'port' }), d),
+  ).pod;
+  assert.equal(portMode.spec.containers[0]!.name, SIDECAR_CONTAINER, 'named ports on a regular container');
+  assert.equal(portMode.spec.initContainers, undefined);
+  const redirect = mutatePod(pod(), plan(pod(), d)).pod;
+  assert.equal(
+    redirect.spec.initContainers![1]!.name,
+    SIDECAR_CONTAINER,
+    'redirect mode keeps the native sidecar',
+  );
+});

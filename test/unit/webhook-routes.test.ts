@@ -179,7 +179,10 @@ test('fuzz: arbitrary JSON bodies and mangled reviews never produce a 5xx', asyn
         assert.equal(r.kind, 'AdmissionReview');
         assert.equal(typeof r.response.allowed, 'boolean');
         // a crash caught and turned into a denial is still a bug
-        assert.ok(!JSON.stringify(r).includes('WH_INTERNAL'), `internal error for ${JSON.stringify(body).slice(0, 300)}`);
+        assert.ok(
+          !JSON.stringify(r).includes('WH_INTERNAL'),
+          `internal error for ${JSON.stringify(body).slice(0, 300)}`,
+        );
       }
     }),
     { numRuns: 400 },

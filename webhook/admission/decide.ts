@@ -49,6 +49,11 @@ export interface InjectionDefaults {
   readonly redirectFrom: readonly string[];
   /** Resolved: `auto` has become on/off by the time a decision is made. */
   readonly nativeSidecar: boolean;
+  /**
+   * Do Services resolve named ports declared on native sidecars (EndpointSlice: Kubernetes 1.32+)?
+   * Port mode depends on it; when false, port-mode pods get a regular sidecar. Default: true.
+   */
+  readonly nativeSidecarNamedPorts?: boolean;
   readonly resources: SidecarResources;
 }
 
@@ -172,7 +177,7 @@ export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
     steering,
     redirectFrom,
     ...(emit !== undefined ? { emit } : {}),
-    native: defaults.nativeSidecar,
+    native: defaults.nativeSidecar && (steering !== 'port' || defaults.nativeSidecarNamedPorts !== false),
     image: defaults.image,
     ...(defaults.imagePullPolicy !== undefined ? { imagePullPolicy: defaults.imagePullPolicy } : {}),
     resources,
