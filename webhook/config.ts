@@ -63,6 +63,7 @@ export interface WebhookConfig {
   readonly port: number;
   readonly host: string;
   readonly metricsPort: number;
+  readonly shutdownDelayMs: number;
   readonly tls: TlsConfig;
   readonly logLevel: LogLevel;
   readonly injection: InjectionSettings;
@@ -218,6 +219,13 @@ export function parseWebhookConfig(
     specs,
     v,
   );
+  const shutdownDelayMs = attempt(
+    problems,
+    0,
+    () => e.get('REALIP_SHUTDOWN_DELAY_MS').required().asIntPositive(),
+    specs,
+    v,
+  );
   if (port === metricsPort) problems.push(`--port and --metrics-port must differ (both ${port})`);
   const logLevel = v[Env.logLevel] ?? 'info';
   if (!isLogLevel(logLevel))
@@ -275,6 +283,7 @@ export function parseWebhookConfig(
       port,
       host: v.REALIP_WEBHOOK_HOST ?? '0.0.0.0',
       metricsPort,
+      shutdownDelayMs,
       tls: Object.freeze(tls),
       logLevel: (isLogLevel(logLevel) ? logLevel : 'info') as LogLevel,
       injection,

@@ -66,7 +66,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info({ signal }, 'shutting down');
+  running.state.ready = false;
+  log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down');
+  if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
   await running.close();
   log.info('stopped');
   log.flush();

@@ -138,6 +138,12 @@ export const WEBHOOK_OPTIONS: readonly OptionSpec[] = [
     default: '5000',
     help: 'files: how often the files are checked besides fs.watch',
   },
+  {
+    flag: 'shutdown-delay-ms',
+    env: 'REALIP_SHUTDOWN_DELAY_MS',
+    default: '0',
+    help: 'after SIGTERM, keep serving this long with /readyz failing, so the endpoint is removed first',
+  },
   { flag: 'log-level', env: Env.logLevel, default: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
   ...INJECTION_OPTIONS,
 ];

@@ -200,3 +200,53 @@ test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', 
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
 });
+
+test('--shutdown-delay-ms: after SIGTERM /readyz fails at once while admissions are still served, then exit 0', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-drain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
+  writeFileSync(join(dir, 'tls.crt'), b.cert);
+  writeFileSync(join(dir, 'tls.key'), b.key);
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      `${ROOT}bin/realip.js`,
+      'webhook',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--shutdown-delay-ms',
+      '1500',
+      '--native-sidecar',
+      'off',
+      '--tls-cert-file',
+      join(dir, 'tls.crt'),
+      '--tls-key-file',
+      join(dir, 'tls.key'),
+    ],
+    { env: { ...process.env, REALIP_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => child.kill('SIGKILL'));
+  const deadline = Date.now() + 20_000;
+  while ((await get(metricsPort, '/readyz').catch(() => undefined))?.status !== 200) {
+    assert.ok(Date.now() < deadline, `webhook did not become ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  const notReady = Date.now() + 1000;
+  while ((await get(metricsPort, '/readyz')).status !== 503) {
+    assert.ok(Date.now() < notReady, '/readyz did not turn 503 after SIGTERM');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const during = await post(port, b.ca, review);
+  assert.equal(during.status, 200, 'still serving during the shutdown delay');
+  assert.equal(await exited, 0, stderr);
+});
