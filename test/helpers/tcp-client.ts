@@ -2,6 +2,9 @@
 //   node tcp-client.ts '{"host":"198.51.100.1","port":8080,"count":1,"header":"<hex>"}'
 // Opens `count` connections at once, writes the optional header (hex), reads the first line of
 // each, closes them all, and prints the lines as a JSON array on stdout.
+// With "echo": N, one connection sends N random bytes, half-closes, reads until the peer's end, and
+// prints [firstLine, sha256 of what came back after it, sha256 of what was sent].
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 
 const o = JSON.parse(process.argv[2] ?? '{}') as {
@@ -10,7 +13,34 @@ const o = JSON.parse(process.argv[2] ?? '{}') as {
   count?: number;
   header?: string;
   localAddress?: string;
+  echo?: number;
 };
+if (o.echo !== undefined) {
+  const payload = randomBytes(o.echo);
+  const out = await new Promise<string[]>((resolve, reject) => {
+    const s = net.connect({ host: o.host, port: o.port, allowHalfOpen: true }, () => {
+      if (o.header) s.write(Buffer.from(o.header, 'hex'));
+      s.end(payload);
+    });
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('error', reject);
+    s.on('end', () => {
+      const all = Buffer.concat(chunks);
+      const nl = all.indexOf(10);
+      resolve([
+        all.subarray(0, nl).toString(),
+        createHash('sha256')
+          .update(all.subarray(nl + 1))
+          .digest('hex'),
+        createHash('sha256').update(payload).digest('hex'),
+      ]);
+      s.destroy();
+    });
+  });
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
 const sockets: net.Socket[] = [];
 const lines = await Promise.all(
   Array.from(

@@ -131,7 +131,7 @@ test('connect timeout: an app that never accepts rejects with ETIMEDOUT after ti
       .catch((e: Error) => e);
     const took = Date.now() - t0;
     assert.equal((err as NodeJS.ErrnoException).code, 'ETIMEDOUT');
-    assert.ok(took >= 380 && took < 1500, `took ${took} ms`);
+    assert.ok(took >= 380 && took < 5000, `took ${took} ms`);
     for (const f of fillers) f.destroy();
   } finally {
     py.kill();

@@ -104,7 +104,7 @@ before(async () => {
   idlePort = await freePort();
   idleSidecar = await startSidecar({
     listeners: [`tcp:${idlePort}:${app.port()}`],
-    args: ['--idle-timeout', '300'],
+    args: ['--idle-timeout', '1000'],
   });
 });
 
@@ -291,7 +291,7 @@ describe('tcp hop stream semantics', () => {
     c.write(HEADER);
     c.resume();
     await new Promise((r) => c.on('close', r));
-    assert.ok(Date.now() - t0 < 1000, `closed after ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 3000, `closed after ${Date.now() - t0} ms`);
     assert.match(
       await metrics(sidecar.adminPort),
       /realip_hop_errors_total\{mode="tcp",code="TCP_CONNECT_FAILED"\} [1-9]/,
@@ -310,9 +310,9 @@ describe('tcp hop stream semantics', () => {
     const c = net.connect({ host: '127.0.0.1', port: idlePort });
     c.write(HEADER);
     c.resume();
-    // Traffic every 100 ms keeps it open past the 300 ms timeout...
-    for (let i = 0; i < 6; i++) {
-      await sleep(100);
+    // Traffic every 200 ms keeps it open well past the 1000 ms timeout...
+    for (let i = 0; i < 10; i++) {
+      await sleep(200);
       assert.ok(!c.destroyed && c.readyState === 'open', 'open while busy');
       c.write('x');
     }
@@ -320,7 +320,7 @@ describe('tcp hop stream semantics', () => {
     const t0 = Date.now();
     await new Promise((r) => c.on('close', r));
     const waited = Date.now() - t0;
-    assert.ok(waited >= 200 && waited < 1500, `closed after ${waited} ms of silence`);
+    assert.ok(waited >= 800 && waited < 5000, `closed after ${waited} ms of silence`);
     assert.ok(appSocket, 'app was connected');
     assert.match(await metrics(idleSidecar.adminPort), /code="TCP_IDLE_TIMEOUT"\} 1/);
   });
@@ -359,7 +359,7 @@ describe('tcp hop stream semantics', () => {
         c.on('error', () => {});
         await new Promise((r) => c.on('close', r));
         const took = Date.now() - t0;
-        assert.ok(took >= 450 && took < 2000, `closed after ${took} ms`);
+        assert.ok(took >= 450 && took < 5000, `closed after ${took} ms`);
         assert.match(await metrics(sc.adminPort), /code="TCP_CONNECT_TIMEOUT"\} 1/);
       } finally {
         await sc.stop();

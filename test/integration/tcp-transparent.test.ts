@@ -21,7 +21,7 @@ const SIDECAR_PORT = 15001;
 const EDGE_PORT = 8080;
 const CLIENT_SCRIPT = join(ROOT, 'test/helpers/tcp-client.ts');
 const APP_SCRIPT =
-  "require('net').createServer((s)=>{s.write(s.remoteAddress+' '+s.remotePort+'\\n');s.on('error',()=>{});s.resume()})" +
+  "require('net').createServer({allowHalfOpen:true},(s)=>{s.write(s.remoteAddress+' '+s.remotePort+'\\n');s.on('error',()=>{});s.pipe(s)})" +
   `.listen(${APP_PORT},'::')`;
 
 function ip(...args: string[]): void {
@@ -174,6 +174,18 @@ describe('transparent mode: the unmodified app sees the client', () => {
     );
     assert.match(m.stdout, /realip_transparent_port_fallbacks_total 1\b/);
     assert.match(m.stdout, /realip_bytes_total\{mode="transparent",direction="to_client"\} [1-9]/);
+  });
+});
+
+describe('transparent mode: stream semantics through the transparent socket', () => {
+  test('8 MiB echoed byte-exact after the client half-closes (sha256), IPv6 client', () => {
+    const [line, back, sent] = clientRun(NS.client, {
+      host: '2001:db8::1',
+      port: EDGE_PORT,
+      echo: 8 * 1024 * 1024,
+    });
+    assert.match(line ?? '', /^2001:db8::7 \d+$/);
+    assert.equal(back, sent, 'what came back is what was sent');
   });
 });
 
