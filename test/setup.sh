@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin)
+APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -363,3 +363,34 @@ test('idle timeout: closes a silent keep-alive connection, never a request waiti
   await c.waitClosed(3000);
   assert.ok(Date.now() - t0 >= 150, 'closed by the idle timeout after the answer');
 });
+
+test('504 when connecting to the app times out (a listener whose accept queue is full)', async (t) => {
+  // A listener that never accepts, its queue filled: further SYNs are dropped, connect() hangs.
+  const { spawn } = await import('node:child_process');
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => py.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.once('error', () => reject(new Error('python3 is required for this test (apt-get install python3)')));
+  });
+  const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => {}));
+  t.after(() => {
+    for (const f of fillers) f.destroy();
+  });
+  await sleep(200);
+  const hop = await startHop(port, { connectTimeoutMs: 300 });
+  t.after(() => hop.close());
+  const c = new RawClient(hop.port);
+  const t0 = Date.now();
+  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const text = await c.waitClosed();
+  assert.match(text, /^HTTP\/1.1 504 .*HTTP_APP_CONNECT_TIMEOUT/s);
+  assert.ok(Date.now() - t0 >= 300);
+});
