@@ -112,6 +112,11 @@ export class HttpConnection {
     c.on('error', (err: NodeJS.ErrnoException) => this.onClientError(err));
     c.on('close', () => this.onClientClose());
     c.on('drain', () => this.onClientDrain());
+    // Closed between the header and the hand-off: no 'close' event will come any more.
+    if (c.destroyed) {
+      queueMicrotask(() => this.onClientClose());
+      return;
+    }
     c.resume();
   }
 
@@ -486,6 +491,7 @@ export class HttpConnection {
   }
 
   private onClientClose(): void {
+    if (this.finished) return;
     this.finished = true;
     this.app?.destroy();
     this.hop.closed(this, this.requests, this.bytesIn, this.bytesOut);
