@@ -9,7 +9,8 @@
  *             proxy CPU microseconds per connection
  *   rss       proxy resident memory (whole process tree) with 1000 connections open
  *
- * Env: BENCH_SECONDS (default 4), BENCH_CONNS (default 1000), BENCH_SKIP_TRANSPARENT=1.
+ * Env: BENCH_SECONDS (default 4), BENCH_CONNS (default 1000), BENCH_SKIP_TRANSPARENT=1,
+ * BENCH_SIDECAR_NODE_OPTIONS (NODE_OPTIONS for the sidecar only, e.g. --max-semi-space-size=1).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -32,6 +33,10 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNS = Number(process.env.BENCH_CONNS ?? 1000);
 let ENTRY = '';
+/** BENCH_SIDECAR_NODE_OPTIONS, e.g. --max-semi-space-size=1, is given to the sidecar only. */
+const SIDECAR_ENV: NodeJS.ProcessEnv = process.env.BENCH_SIDECAR_NODE_OPTIONS
+  ? { ...process.env, NODE_OPTIONS: process.env.BENCH_SIDECAR_NODE_OPTIONS }
+  : process.env;
 const TICKS = 100; // USER_HZ
 const PROXY_CORE = '1';
 const LOAD_CORE = '0';
@@ -287,22 +292,25 @@ async function loopbackSuite(): Promise<Row[]> {
     await waitPort('127.0.0.1', backendPort);
 
     const rp = await freePort();
-    const realip = launch([
-      'taskset',
-      '-c',
-      PROXY_CORE,
-      process.execPath,
-      ENTRY,
-      'sidecar',
-      '--listener',
-      `tcp:${rp}:${backendPort}`,
-      '--trusted-cidrs',
-      '127.0.0.0/8',
-      '--admin-port',
-      String(await freePort()),
-      '--admin-host',
-      '127.0.0.1',
-    ]);
+    const realip = launch(
+      [
+        'taskset',
+        '-c',
+        PROXY_CORE,
+        process.execPath,
+        ENTRY,
+        'sidecar',
+        '--listener',
+        `tcp:${rp}:${backendPort}`,
+        '--trusted-cidrs',
+        '127.0.0.0/8',
+        '--admin-port',
+        String(await freePort()),
+        '--admin-host',
+        '127.0.0.1',
+      ],
+      SIDECAR_ENV,
+    );
     rows.push(await measure('realip tcp (PROXY v2)', '127.0.0.1', rp, realip));
     await realip.stop();
 
@@ -383,36 +391,42 @@ async function transparentSuite(): Promise<Row[]> {
     ip('-n', pod, '-6', 'route', 'add', 'local', '::/0', 'dev', 'lo', 'table', '15100');
     const backend = launch([...inPod, 'taskset', '-c', LOAD_CORE, backendBinary(), '7000', '::']);
     started.push(backend);
-    const sidecar = launch([
-      ...inPod,
-      'taskset',
-      '-c',
-      PROXY_CORE,
-      process.execPath,
-      ENTRY,
-      'sidecar',
-      '--listener',
-      'transparent:15001:7000',
-      '--trusted-cidrs',
-      '10.98.0.1/32',
-    ]);
+    const sidecar = launch(
+      [
+        ...inPod,
+        'taskset',
+        '-c',
+        PROXY_CORE,
+        process.execPath,
+        ENTRY,
+        'sidecar',
+        '--listener',
+        'transparent:15001:7000',
+        '--trusted-cidrs',
+        '10.98.0.1/32',
+      ],
+      SIDECAR_ENV,
+    );
     started.push(sidecar);
     await sleep(1500);
     rows.push(await measure('realip transparent', '10.98.0.2', 15001, sidecar));
     await sidecar.stop();
-    const tcp = launch([
-      ...inPod,
-      'taskset',
-      '-c',
-      PROXY_CORE,
-      process.execPath,
-      ENTRY,
-      'sidecar',
-      '--listener',
-      'tcp:15002:7000',
-      '--trusted-cidrs',
-      '10.98.0.1/32',
-    ]);
+    const tcp = launch(
+      [
+        ...inPod,
+        'taskset',
+        '-c',
+        PROXY_CORE,
+        process.execPath,
+        ENTRY,
+        'sidecar',
+        '--listener',
+        'tcp:15002:7000',
+        '--trusted-cidrs',
+        '10.98.0.1/32',
+      ],
+      SIDECAR_ENV,
+    );
     started.push(tcp);
     await sleep(1500);
     const tcpRow = await measure('realip tcp, same path', '10.98.0.2', 15002, tcp);
