@@ -10,7 +10,7 @@
  * edge and the app share the other. Prints req/s, p50/p99 latency, CPU per request (utime+stime
  * from /proc), RSS idle and at 1000 connections, and ratios against nginx.
  *
- * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "50,200"; 1000 always runs once),
+ * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "1,50,200"; 1 shows the added latency unloaded; 1000 always runs once),
  * BENCH_ROUNDS (default 2: every target measured twice, interleaved; the spread is the noise),
  * BENCH_ONLY (comma list of realip, nginx, haproxy), BENCH_NODE_FLAGS (extra node flags for realip,
  * e.g. "--max-semi-space-size=1").
@@ -35,7 +35,7 @@ import {
 const run = promisify(execFile);
 const REPO = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNS = (process.env.BENCH_CONNS ?? '50,200').split(',').map(Number);
+const CONNS = (process.env.BENCH_CONNS ?? '1,50,200').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BIG = 1000;
 const PROXY_CORE = 1;
