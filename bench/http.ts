@@ -229,6 +229,9 @@ defaults
           .map((l) => l.toFixed(1))
           .join(' ')}\n`,
     );
+    // Warm every path first (JIT, connection pools), so that the first measured round does not
+    // pay for a cold start.
+    for (const e of edges) await wrk(e.port, 50, 2);
     const rows: string[][] = [
       ['round', 'target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'errors'],
     ];
