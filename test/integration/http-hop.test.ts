@@ -489,3 +489,38 @@ test('half-close: a client that shuts down its sending side still gets its answe
   c.socket.end();
   assert.equal(await c.waitClosed(), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate');
 });
+
+test('app closes after "Connection: close": pipelined requests behind it get a clean close, not a 502', async (t) => {
+  const app = await startRawApp((s, all) => {
+    if (all.includes('\r\n\r\n'))
+      s.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye');
+  });
+  const hop = await startHop(app.port);
+  t.after(async () => {
+    await hop.close();
+    await app.close();
+  });
+  const c = new RawClient(hop.port);
+  c.write(
+    Buffer.concat([
+      v1('198.51.100.7'),
+      Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n'),
+    ]),
+  );
+  assert.equal(await c.waitClosed(), 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye');
+});
+
+test('a close-delimited response (HTTP/1.0 style, no length) reaches the client whole', async (t) => {
+  const body = 'x'.repeat(100000);
+  const app = await startRawApp((s, all) => {
+    if (all.includes('\r\n\r\n')) s.end(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`);
+  });
+  const hop = await startHop(app.port);
+  t.after(async () => {
+    await hop.close();
+    await app.close();
+  });
+  const c = new RawClient(hop.port);
+  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  assert.equal(await c.waitClosed(), `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`);
+});

@@ -92,6 +92,9 @@ let appPort: number;
 let side: Child & { port: number; admin: number };
 let edgeV1: number;
 let edgeV2: number;
+/** HAProxy send-proxy-v2 with a UNIQUE_ID TLV, to a sidecar with --tlv-headers unique-id. */
+let edgeTlv: number;
+let sideTlv: Child & { port: number; admin: number };
 
 before(async () => {
   for (const t of ['haproxy', 'nginx', 'curl']) requireTool(t);
@@ -104,7 +107,7 @@ before(async () => {
 http { access_log off; client_body_temp_path ${dir}/nginx/body;
   server { listen 127.0.0.1:${appPort};
     location / { default_type text/plain;
-      return 200 "xff=[$http_x_forwarded_for] real=[$http_x_real_ip] fwd=[$http_forwarded] port=[$http_x_forwarded_port] proto=[$http_x_forwarded_proto] uri=[$request_uri]\\n"; } } }`,
+      return 200 "xff=[$http_x_forwarded_for] real=[$http_x_real_ip] fwd=[$http_forwarded] port=[$http_x_forwarded_port] proto=[$http_x_forwarded_proto] uri=[$request_uri] uid=[$http_x_realip_unique_id]\\n"; } } }`,
   );
   const ng = start('nginx', [
     '-p',
@@ -118,6 +121,8 @@ http { access_log off; client_body_temp_path ${dir}/nginx/body;
   side = await startSidecar(appPort, ['--log-level', 'warn']);
   edgeV1 = await freePort();
   edgeV2 = await freePort();
+  sideTlv = await startSidecar(appPort, ['--log-level', 'warn', '--tlv-headers', 'unique-id,authority']);
+  edgeTlv = await freePort();
   writeFileSync(
     join(dir, 'edge.cfg'),
     `global
@@ -133,11 +138,16 @@ listen v1
 listen v2
   bind 127.0.0.1:${edgeV2}
   server s 127.0.0.1:${side.port} send-proxy-v2
+listen tlv
+  bind 127.0.0.1:${edgeTlv}
+  unique-id-format req-%ci-%cp
+  server s 127.0.0.1:${sideTlv.port} send-proxy-v2 proxy-v2-options unique-id,crc32c
 `,
   );
   const hp = start('haproxy', ['-f', join(dir, 'edge.cfg'), '-db']);
   await waitPort(edgeV1, hp.proc, 'haproxy');
   await waitPort(edgeV2, hp.proc, 'haproxy');
+  await waitPort(edgeTlv, hp.proc, 'haproxy');
 });
 
 after(async () => {
@@ -186,9 +196,12 @@ for (const [name, port] of [
       assert.equal(lines.length, 2);
       assert.equal(
         lines[0],
-        `xff=[${src}] real=[${src}] fwd=[for=${src}] port=[${port()}] proto=[http] uri=[/a?b=1]`,
+        `xff=[${src}] real=[${src}] fwd=[for=${src}] port=[${port()}] proto=[http] uri=[/a?b=1] uid=[]`,
       );
-      assert.match(lines[1]!, new RegExp(`^xff=\\[${src.replace(/\./g, '\\.')}\\] .*uri=\\[/second\\]$`));
+      assert.match(
+        lines[1]!,
+        new RegExp(`^xff=\\[${src.replace(/\./g, '\\.')}\\] .*uri=\\[/second\\] uid=\\[\\]$`),
+      );
     }
   });
 }
@@ -212,9 +225,27 @@ test('curl --haproxy-protocol straight to the sidecar, keep-alive and a POST bod
   const lines = out.trim().split('\n');
   assert.equal(
     lines[0],
-    `xff=[127.0.0.9] real=[127.0.0.9] fwd=[for=127.0.0.9] port=[${side.port}] proto=[http] uri=[/1]`,
+    `xff=[127.0.0.9] real=[127.0.0.9] fwd=[for=127.0.0.9] port=[${side.port}] proto=[http] uri=[/1] uid=[]`,
   );
-  assert.match(lines[1]!, /^xff=\[127\.0\.0\.9\] .*uri=\[\/2\]$/);
+  assert.match(lines[1]!, /^xff=\[127\.0\.0\.9\] .*uri=\[\/2\] uid=\[\]$/);
+});
+
+test('HAProxy UNIQUE_ID TLV becomes X-Realip-Unique-Id; a client-sent one never reaches the app', async () => {
+  const out = await curl([
+    '--interface',
+    '127.0.0.6',
+    '--local-port',
+    '41000-41999',
+    '-w',
+    ' local=[%{local_port}]',
+    '-H',
+    'X-Realip-Unique-Id: forged',
+    `http://127.0.0.1:${edgeTlv}/t`,
+  ]);
+  const local = /local=\[(\d+)\]/.exec(out)?.[1];
+  assert.ok(local, out);
+  assert.match(out, new RegExp(`^xff=\\[127\\.0\\.0\\.6\\] .* uid=\\[req-127\\.0\\.0\\.6-${local}\\]\\n`));
+  assert.ok(!out.includes('forged'));
 });
 
 test('metrics count requests and errors', async () => {
