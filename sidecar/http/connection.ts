@@ -107,7 +107,13 @@ export class HttpConnection {
     // Half-close is part of HTTP (a client may shut down its sending side and wait for the answer).
     c.allowHalfOpen = true;
     c.setNoDelay(true);
-    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    c.on('data', (chunk: Buffer) => {
+      try {
+        this.onClientData(chunk);
+      } catch (err: unknown) {
+        this.internalError(err);
+      }
+    });
     c.on('end', () => this.onClientEnd());
     c.on('error', (err: NodeJS.ErrnoException) => this.onClientError(err));
     c.on('close', () => this.onClientClose());
@@ -376,8 +382,25 @@ export class HttpConnection {
   private onAppRead(n: number, buf: Uint8Array): boolean {
     const chunk = Buffer.allocUnsafe(n);
     chunk.set(n === buf.length ? buf : buf.subarray(0, n));
-    this.onAppData(chunk);
+    try {
+      this.onAppData(chunk);
+    } catch (err: unknown) {
+      this.internalError(err);
+      return false;
+    }
     return !this.appPausedByClient;
+  }
+
+  /**
+   * A bug in the hop must cost one connection, never the process (and every other connection):
+   * logged with its stack, counted, the connection destroyed.
+   */
+  private internalError(err: unknown): void {
+    this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_INTERNAL' });
+    this.conn.log.error({ code: 'HTTP_INTERNAL', err }, 'internal error in the http hop');
+    this.closeReason = 'HTTP_INTERNAL';
+    this.app?.destroy();
+    this.client.destroy();
   }
 
   private onAppData(chunk: Buffer): void {

@@ -48,7 +48,13 @@ export class HttpHopState {
 
   private sweep(): void {
     this.clock = Date.now();
-    for (const c of this.connections) c.tick(this.clock);
+    for (const c of this.connections) {
+      try {
+        c.tick(this.clock);
+      } catch (err: unknown) {
+        this.log.error({ code: 'HTTP_INTERNAL', err }, 'internal error in the http hop sweep');
+      }
+    }
   }
 
   closed(c: HttpConnection, requests: number, bytesIn: number, bytesOut: number): void {
