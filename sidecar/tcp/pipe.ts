@@ -150,7 +150,9 @@ export function relay(client: Socket, open: Promise<Socket>, options: RelayOptio
         socket.pipe(client, { end: false });
         client.pipe(socket, { end: false });
         socket.on('end', () => client.end());
-        client.on('end', () => socket.end());
+        // A FIN right behind the header (nothing buffered) may have been seen before we listened.
+        if (client.readableEnded) socket.end();
+        else client.on('end', () => socket.end());
       };
       if (socket.connecting) socket.once('connect', start);
       else start();

@@ -138,6 +138,17 @@ describe('tcp hop stream semantics', () => {
     assert.equal((await reply).toString(), 'got ping');
   });
 
+  test('header and FIN at once (no payload): the app still sees the end and its answer arrives', async () => {
+    app.on((s) => {
+      s.on('end', () => s.end('saw your FIN'));
+      s.resume();
+    });
+    const c = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const reply = readAll(c);
+    c.end(HEADER);
+    assert.equal((await reply).toString(), 'saw your FIN');
+  });
+
   test('half-close from the app: FIN reaches the client, the client can still send', async () => {
     const received = new Promise<string>((resolve) => {
       app.on((s) => {
