@@ -2,13 +2,18 @@
 // NULs, commas, extra empty lines, deleted bytes, duplicated lines) carrying forged forwarding
 // fields go through the hop into a node:http app (llhttp). For every request llhttp accepts, the
 // forwarding fields must be exactly ours: a forged value, or a request the app parsed that the hop
-// did not see as one (no X-Forwarded-For of ours), is a violation.
+// did not see as one (no X-Forwarded-For of ours), is a violation. The same with nginx as the app
+// (its own parser; every request it answers 2xx is checked in its access log).
 import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { startHop, v1 } from './http-helpers.ts';
+import { sleep, startHop, v1 } from './http-helpers.ts';
 
 const CLIENT = '198.51.100.7';
 
@@ -90,26 +95,106 @@ test('mutated requests: llhttp never sees a forged forwarding field or a request
       async (reqs, ms) => {
         const wire = mutate(reqs.join(''), ms);
         current = wire;
-        await new Promise<void>((resolve) => {
-          const s = net.connect(hop.port, '127.0.0.1');
-          const done = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(() => {
-            s.destroy();
-            resolve();
-          }, 1000);
-          s.on('error', done);
-          s.on('close', done);
-          s.on('data', () => {});
-          s.write(Buffer.concat([v1(CLIENT), Buffer.from(wire, 'latin1')]));
-          s.end();
-        });
+        await send(hop.port, wire);
       },
     ),
     { numRuns: 300, endOnFailure: true },
   );
   assert.deepEqual(violations.slice(0, 5), [], `${violations.length} violations`);
   assert.ok(requests > 50, `only ${requests} requests reached the app: the test exercises too little`);
+});
+
+/** Sends one mutated stream on its own connection, half-closes, waits for the close (max 1 s). */
+function send(port: number, wire: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve();
+    }, 1000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    s.on('error', done);
+    s.on('close', done);
+    s.on('data', () => {});
+    s.write(Buffer.concat([v1(CLIENT), Buffer.from(wire, 'latin1')]));
+    s.end();
+  });
+}
+
+test('mutated requests: nginx never logs a forged forwarding field for a request it served', async (t) => {
+  try {
+    execFileSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('required tool "nginx" is not installed: run "sudo bash test/setup.sh"');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'realip-http-diff-'));
+  mkdirSync(join(dir, 'logs'));
+  const port = await new Promise<number>((r) => {
+    const x = net.createServer();
+    x.listen(0, '127.0.0.1', () => {
+      const p = (x.address() as net.AddressInfo).port;
+      x.close(() => r(p));
+    });
+  });
+  const log = join(dir, 'access.log');
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1; events { worker_connections 256; }
+http { log_format f '$status|$http_x_forwarded_for|$http_x_real_ip|$http_forwarded|$request_uri';
+  access_log ${log} f; client_body_temp_path ${dir}/body;
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }`,
+  );
+  const ng: ChildProcess = spawn(
+    'nginx',
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', `daemon off; pid ${dir}/pid; error_log stderr crit;`],
+    { stdio: 'ignore' },
+  );
+  const hop = await startHop(port);
+  t.after(async () => {
+    await hop.close();
+    await new Promise<void>((r) => {
+      if (ng.exitCode !== null) return r();
+      ng.once('exit', () => r());
+      ng.kill('SIGTERM');
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve();
+        });
+        s.on('error', reject);
+      });
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(base, { minLength: 1, maxLength: 3 }),
+      fc.array(mutation, { maxLength: 3 }),
+      (reqs, ms) => send(hop.port, mutate(reqs.join(''), ms)),
+    ),
+    { numRuns: 300 },
+  );
+  await sleep(200);
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  const served = lines.filter((l) => l.startsWith('2'));
+  const bad = served.filter((l) => {
+    const [, xff, real, fwd] = l.split('|');
+    return xff !== CLIENT || real !== CLIENT || fwd !== `for=${CLIENT}`;
+  });
+  assert.deepEqual(
+    bad.slice(0, 5),
+    [],
+    `${bad.length} of ${served.length} served requests showed a forged field`,
+  );
+  assert.ok(served.length > 50, `only ${served.length} requests were served: the test exercises too little`);
 });
