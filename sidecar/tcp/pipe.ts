@@ -45,26 +45,27 @@ export interface RelayOptions {
 }
 
 export interface Relay {
-  readonly done: Promise<RelayResult>;
   /** Ends the relay now with a reset on both sides (drain deadline). */
   abort(reason: RelayEndReason): void;
 }
 
 /**
  * Relays between an accepted client socket (paused, its post-header bytes unshifted) and an app
- * socket that `open` produces (connecting or connected). The relay owns both sockets from here on.
+ * socket (connecting or connected), or a promise of one. The relay owns both sockets from here on;
+ * `done` is called once, when both are closed.
  */
-export function relay(client: Socket, open: Promise<Socket>, options: RelayOptions): Relay {
+export function relay(
+  client: Socket,
+  open: Socket | Promise<Socket>,
+  options: RelayOptions,
+  done: (r: RelayResult) => void,
+): Relay {
   const started = performance.now();
   client.allowHalfOpen = true;
   let app: Socket | undefined;
   let ended = false;
   let reason: RelayEndReason = 'done';
   let errorCode: string | undefined;
-  let resolveDone!: (r: RelayResult) => void;
-  const done = new Promise<RelayResult>((r) => {
-    resolveDone = r;
-  });
   let connectTimer: NodeJS.Timeout | undefined;
   let open_ = 2;
 
@@ -80,7 +81,7 @@ export function relay(client: Socket, open: Promise<Socket>, options: RelayOptio
       reason,
       ...(errorCode !== undefined ? { errorCode } : {}),
     };
-    resolveDone(result);
+    done(result);
   };
 
   const fail = (why: RelayEndReason, code: string | undefined, resetClient: boolean) => {
@@ -119,51 +120,52 @@ export function relay(client: Socket, open: Promise<Socket>, options: RelayOptio
     finish();
   }, options.connectTimeoutMs);
 
-  open.then(
-    (socket) => {
-      if (ended || client.destroyed) {
-        socket.destroy();
-        finish();
+  const attach = (socket: Socket) => {
+    if (ended || client.destroyed) {
+      socket.destroy();
+      finish();
+      return;
+    }
+    app = socket;
+    let connected = false;
+    socket.allowHalfOpen = true;
+    socket.on('close', () => {
+      if (--open_ === 0) finish();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (socket.connecting || !connected) {
+        fail('connect-failed', err.code, false);
         return;
       }
-      app = socket;
-      let connected = false;
-      socket.allowHalfOpen = true;
-      socket.on('close', () => {
-        if (--open_ === 0) finish();
-      });
-      socket.on('error', (err: NodeJS.ErrnoException) => {
-        if (socket.connecting || !connected) {
-          fail('connect-failed', err.code, false);
-          return;
-        }
-        if (reason === 'done') {
-          reason = err.code === 'ECONNRESET' ? 'app-reset' : 'app-error';
-          errorCode = err.code;
-        }
-        reset(client);
-        socket.destroy();
-      });
-      const start = () => {
-        connected = true;
-        clearTimeout(connectTimer);
-        socket.pipe(client, { end: false });
-        client.pipe(socket, { end: false });
-        socket.on('end', () => client.end());
-        // A FIN right behind the header (nothing buffered) may have been seen before we listened.
-        if (client.readableEnded) socket.end();
-        else client.on('end', () => socket.end());
-      };
-      if (socket.connecting) socket.once('connect', start);
-      else start();
-    },
-    (err: NodeJS.ErrnoException) => {
+      if (reason === 'done') {
+        reason = err.code === 'ECONNRESET' ? 'app-reset' : 'app-error';
+        errorCode = err.code;
+      }
+      reset(client);
+      socket.destroy();
+    });
+    const start = () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      socket.pipe(client, { end: false });
+      client.pipe(socket, { end: false });
+      socket.on('end', () => client.end());
+      // A FIN right behind the header (nothing buffered) may have been seen before we listened.
+      if (client.readableEnded) socket.end();
+      else client.on('end', () => socket.end());
+    };
+    if (socket.connecting) socket.once('connect', start);
+    else start();
+  };
+  if (open instanceof Promise) {
+    open.then(attach, (err: NodeJS.ErrnoException) => {
       fail(err.code === 'ETIMEDOUT' ? 'connect-timeout' : 'connect-failed', err.code, false);
-    },
-  );
+    });
+  } else {
+    attach(open);
+  }
 
   return {
-    done,
     abort(why) {
       if (reason === 'done') reason = why;
       reset(client);

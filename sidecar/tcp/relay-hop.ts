@@ -66,7 +66,7 @@ export const createRelayHop: HopFactory = (ctx: HopContext): Hop => {
       });
       // Queued until connected, then sent before any client byte (the relay pipes after 'connect').
       app.write(header);
-      relays.start(conn, { app: Promise.resolve(app), preamble: header.length });
+      relays.start(conn, { app, preamble: header.length });
     },
     drain: (deadline) => relays.drain(deadline),
   };

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Counter } from '../../common/metrics.ts';
 import type { AcceptedConnection, HopContext } from '../hop.ts';
-import { type RelayEndReason, type RelayResult, relay } from './pipe.ts';
+import { type Relay, type RelayEndReason, type RelayResult, relay } from './pipe.ts';
 
 /** Hop error codes (metric label `code`, log field `code`), one per way a relay can fail. */
 export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>> = {
@@ -20,8 +20,8 @@ export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>
 };
 
 export interface RelayStart {
-  /** The app socket, connecting or connected; rejects with an errno-style error. */
-  readonly app: Promise<Socket>;
+  /** The app socket, connecting or connected, or a promise of one (rejecting with an errno-style error). */
+  readonly app: Socket | Promise<Socket>;
   /** Bytes we write to the app before the client's (our PROXY header). */
   readonly preamble?: number;
   /** Extra fields for the connection's end log line. */
@@ -43,33 +43,38 @@ export class RelaySet {
 
   start(conn: AcceptedConnection, start: RelayStart): void {
     const { config, metrics, listener } = this.ctx;
-    const r = relay(conn.socket, start.app, {
+    const options = {
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       preamble: start.preamble ?? 0,
-    });
-    this.live.add(r);
-    r.done.then((result: RelayResult) => {
-      this.live.delete(r);
+    };
+    // done may run synchronously (a client already gone): only a relay still running is tracked.
+    let finished = false;
+    let r: Relay | undefined;
+    r = relay(conn.socket, start.app, options, (result: RelayResult) => {
+      finished = true;
+      if (r) this.live.delete(r);
       const mode = listener.mode;
       metrics.bytes.inc({ mode, direction: 'to_app' }, result.toApp);
       metrics.bytes.inc({ mode, direction: 'to_client' }, result.toClient);
       const code = RELAY_ERROR_CODES[result.reason];
       if (code) metrics.hopErrors.inc({ mode, code });
-      conn.log.info(
-        {
-          toApp: result.toApp,
-          toClient: result.toClient,
-          ms: result.durationMs,
-          reason: result.reason,
-          ...(code ? { code } : {}),
-          ...(result.errorCode ? { errno: result.errorCode } : {}),
-          ...start.fields?.(),
-        },
-        'connection closed',
-      );
+      if (conn.log.isLevelEnabled('info'))
+        conn.log.info(
+          {
+            toApp: result.toApp,
+            toClient: result.toClient,
+            ms: result.durationMs,
+            reason: result.reason,
+            ...(code ? { code } : {}),
+            ...(result.errorCode ? { errno: result.errorCode } : {}),
+            ...start.fields?.(),
+          },
+          'connection closed',
+        );
       if (this.live.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
+    if (!finished) this.live.add(r);
   }
 
   /** Stops nothing in flight: resolves when every relay has ended, or at the deadline (aborting the rest). */
