@@ -215,6 +215,31 @@ describe('transparent mode refuses to start when it cannot work', () => {
     assert.doesNotMatch(out, /sidecar ready/);
   });
 
+  test('after `realip init --listener transparent:...` in that namespace the sidecar starts (the contract)', async () => {
+    const init = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS.bare,
+        process.execPath,
+        CLI,
+        'init',
+        '--listener',
+        `transparent:${SIDECAR_PORT}:${APP_PORT}`,
+      ],
+      { encoding: 'utf8', timeout: 30000 },
+    );
+    assert.equal(init.status, 0, `realip init failed: ${init.stdout}${init.stderr}`);
+    const sc = await startSidecar({
+      listeners: [`transparent:${SIDECAR_PORT}:${APP_PORT}`],
+      trusted: '10.0.0.0/8',
+      prefix: nsPrefix(NS.bare),
+    });
+    await sc.stop();
+    assert.match(sc.output(), /sidecar ready/);
+  });
+
   test('without NET_ADMIN and NET_RAW: exit 1 with TCP_NO_CAPABILITY', async () => {
     const setpriv = requireTool('setpriv');
     const p = startProc(
