@@ -94,7 +94,8 @@ export async function transparentPreflight(
     problems.push(
       `the capability NET_ADMIN or NET_RAW is not effective (CapEff ${caps.toString(16)}` +
         `${probeError ? `, setsockopt(IP_TRANSPARENT): ${probeError}` : ''}); add it to the sidecar's ` +
-        'securityContext.capabilities.add (the webhook does this for transparent listeners)',
+        'securityContext.capabilities.add, and run it as uid 0 (Kubernetes gives a non-root process ' +
+        'no ambient capabilities, so an added capability is not effective for uid 1337)',
     );
   }
   const ipv6 = sys.ipv6();
