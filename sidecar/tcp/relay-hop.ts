@@ -27,7 +27,11 @@ export interface EmitInput {
  * v2 carries the incoming TLVs whose types are in passTlvs, in wire order; a passed CRC32C is
  * recomputed over the new header (the old checksum covered the old one).
  */
-export function buildAppHeader(input: EmitInput, emit: EmitVersion, passTlvs: readonly number[]): Buffer {
+export function buildAppHeader(
+  input: EmitInput,
+  emit: EmitVersion,
+  passTlvs: readonly number[] | ReadonlySet<number>,
+): Buffer {
   const { client } = input;
   const family = client.family === 6 ? 'TCP6' : 'TCP4';
   // Both ends of a PROXY header share one family; a mixed pair (rare: a v4 client on a v6 socket
@@ -42,8 +46,9 @@ export function buildAppHeader(input: EmitInput, emit: EmitVersion, passTlvs: re
     destination: { address: destination.address, port: destination.port },
   } as const;
   if (emit === 'v1') return encodeV1(header);
-  const pass = new Set(passTlvs);
-  const tlvs = input.tlvs.filter((t) => pass.has(t.type) && t.type !== TlvType.CRC32C);
+  const pass = passTlvs instanceof Set ? passTlvs : new Set(passTlvs);
+  const tlvs =
+    input.tlvs.length === 0 ? [] : input.tlvs.filter((t) => pass.has(t.type) && t.type !== TlvType.CRC32C);
   const crc = pass.has(TlvType.CRC32C) && input.tlvs.some((t) => t.type === TlvType.CRC32C);
   return encodeV2({ ...header, tlvs }, { crc32c: crc });
 }
@@ -51,12 +56,13 @@ export function buildAppHeader(input: EmitInput, emit: EmitVersion, passTlvs: re
 export const createRelayHop: HopFactory = (ctx: HopContext): Hop => {
   const relays = new RelaySet(ctx);
   const { config, listener } = ctx;
+  const passTlvs = new Set(config.passTlvs);
   return {
     handle(conn: AcceptedConnection) {
       const header = buildAppHeader(
         { client: conn.client, destination: conn.destination, tlvs: conn.header?.tlvs ?? [] },
         config.emit,
-        config.passTlvs,
+        passTlvs,
       );
       const app = net.connect({
         host: config.appHost,
