@@ -9,7 +9,6 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { freePort } from '../helpers/tcp.ts';
 import {
   closeServer,
   figure,
@@ -18,6 +17,7 @@ import {
   type Sidecar,
   size,
   startSidecar,
+  freePort,
 } from './lib/harness.ts';
 
 const CONNECTIONS = size('attr_connections', 1000, 1000);

@@ -9,8 +9,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { requireTool } from '../helpers/procs.ts';
-import { freePort } from '../helpers/tcp.ts';
-import { figure, percentile, pool, type Sidecar, size, startSidecar } from './lib/harness.ts';
+import { figure, percentile, pool, type Sidecar, size, startSidecar, freePort } from './lib/harness.ts';
 
 const HEADER = encodeV2({
   family: 'TCP4',

@@ -11,7 +11,6 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { freePort } from '../helpers/tcp.ts';
 import {
   closeServer,
   figure,
@@ -21,6 +20,7 @@ import {
   type Sidecar,
   size,
   startSidecar,
+  freePort,
 } from './lib/harness.ts';
 
 const SLOW = size('slow', 5_000, 10_000);

@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fixCommands } from '../../sidecar/tcp/preflight.ts';
 import { Netns, uniqueName } from '../helpers/netns.ts';
 import { requireTool } from '../helpers/procs.ts';
-import { freePort } from '../helpers/tcp.ts';
-import { figure, rssSampler, type Sidecar, size, startSidecar } from './lib/harness.ts';
+import { figure, rssSampler, type Sidecar, size, startSidecar, freePort } from './lib/harness.ts';
 import { type SpoofCase, spoofCases } from './lib/spoof-gen.ts';
 import { httpApp, proxyAwareApp, type RecordingApp, sendAll, verdict } from './lib/spoof-run.ts';
 

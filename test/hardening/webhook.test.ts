@@ -26,8 +26,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls, { type TLSSocket } from 'node:tls';
 import fc from 'fast-check';
 import { generateCertBundle } from '../../webhook/certs.ts';
-import { CLI, freePort } from '../helpers/tcp.ts';
-import { figure, percentile, pool, rssSampler, size } from './lib/harness.ts';
+import { CLI } from '../helpers/tcp.ts';
+import { figure, percentile, pool, rssSampler, size, freePort } from './lib/harness.ts';
 
 const SEED = process.env.REALIP_SPOOF_SEED ? Number(process.env.REALIP_SPOOF_SEED) : randomInt(1, 2 ** 31);
 const FUZZ = size('webhook_fuzz', 2_000, 20_000);

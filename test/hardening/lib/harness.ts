@@ -8,7 +8,29 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, freePort } from '../../helpers/tcp.ts';
+import { CLI } from '../../helpers/tcp.ts';
+
+/**
+ * A free port BELOW the ephemeral range (32768-60999 on Linux). Ports from bind(0) are ephemeral:
+ * after this suite's hundreds of thousands of client connections, one of them may take such a
+ * port as its source port between the check and the server's bind. Ports here are never picked as
+ * source ports, so only another listener can race us (and one that did fails the bind check).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await Promise.all(['127.0.0.1', '::'].map((host) => canBind(port, host)));
+    if (free.every(Boolean)) return port;
+  }
+}
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
+  });
+}
 
 /** `REALIP_SOAK=full` (npm run soak) runs the full-size figures; anything else the CI sizes. */
 export const FULL = process.env.REALIP_SOAK === 'full';
