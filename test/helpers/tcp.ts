@@ -20,14 +20,25 @@ export function requireTool(name: string): string {
   return path;
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port to listen on, picked below the ephemeral range (32768-60999 by default) so that no
+ * concurrent test's outgoing connection can take it as its source port between the pick and the
+ * bind; checked bindable on 127.0.0.1 and :: (or on `host` when given).
+ */
+export async function freePort(host?: string): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const hosts = host ? [host] : ['127.0.0.1', '::'];
+    const free = await Promise.all(hosts.map((h) => canBind(port, h)));
+    if (free.every(Boolean)) return port;
+  }
+}
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
   });
 }
 
