@@ -178,10 +178,12 @@ test('security: sidecar non-root, read-only, drop ALL; NET caps only with transp
   assert.deepEqual(sidecar.args, ['sidecar']);
   const tp = pod({ 'realip.dev/ports': '6379=transparent' });
   const t = mutatePod(tp, plan(tp)).pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
-  assert.deepEqual((t.securityContext as Record<string, unknown>).capabilities, {
-    add: ['NET_ADMIN', 'NET_RAW'],
-    drop: ['ALL'],
-  });
+  const tsc = t.securityContext as Record<string, unknown>;
+  assert.deepEqual(tsc.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
+  // Added capabilities are only effective for uid 0 (no ambient caps; no_new_privs blocks file caps).
+  assert.equal(tsc.runAsUser, 0, 'a transparent sidecar must run as uid 0 for NET_ADMIN to be effective');
+  assert.equal(tsc.runAsNonRoot, false);
+  assert.equal(tsc.allowPrivilegeEscalation, false);
 });
 
 test('native sidecar: init containers [realip-init, realip-sidecar (restartPolicy Always), ...app init]', () => {

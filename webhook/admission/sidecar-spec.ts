@@ -89,10 +89,13 @@ export function sidecarContainer(plan: Plan, portNames: readonly string[]): Cont
   }
   const res = resources(plan.resources);
   if (res !== undefined) c.resources = res;
+  // Capabilities added for a non-root user never become effective (no ambient capabilities, and
+  // allowPrivilegeEscalation: false blocks file capabilities), so a sidecar with transparent
+  // listeners runs as uid 0 with only NET_ADMIN + NET_RAW; every other sidecar is non-root.
   c.securityContext = {
-    runAsUser: SIDECAR_UID,
-    runAsGroup: SIDECAR_UID,
-    runAsNonRoot: true,
+    runAsUser: transparent ? 0 : SIDECAR_UID,
+    runAsGroup: transparent ? 0 : SIDECAR_UID,
+    runAsNonRoot: !transparent,
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,
     privileged: false,
