@@ -314,7 +314,7 @@ describe('faults: nothing lost, nothing stuck', () => {
       tried: 1,
       passed: code !== 0 && out.includes(String(port)) ? 1 : 0,
       violations: code === 0 ? 1 : 0,
-      note: `exit ${code} after ${Math.round(ms)} ms: ${out.trim().split('\n').at(-1)}`,
+      note: `exit ${code} after ${Math.round(ms)} ms: ${/^realip sidecar: .*$/m.exec(out)?.[0] ?? out.trim().split('\n').at(-1)}`,
     });
     assert.notEqual(code, 0);
     assert.match(out, new RegExp(`port ${port}\\b.*already in use`));
