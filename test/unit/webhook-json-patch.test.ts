@@ -69,3 +69,9 @@ test('property: growing named lists patch correctly too', () => {
     { numRuns: 2000 },
   );
 });
+
+test('regression: a "__proto__" member is added as an own property (found by the property test, seed -873034196)', () => {
+  const b = JSON.parse('{"__proto__":null}') as Json;
+  const out = applyPatch({}, diff({}, b));
+  assert.deepEqual(JSON.parse(JSON.stringify(out)), JSON.parse(JSON.stringify(b)));
+});

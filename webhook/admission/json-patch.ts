@@ -128,7 +128,7 @@ export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
     for (const s of segments) {
       const next: Json | undefined = Array.isArray(parent)
         ? parent[Number(s)]
-        : isObject(parent)
+        : isObject(parent) && Object.hasOwn(parent, s)
           ? parent[s]
           : undefined;
       if (next === undefined) throw new Error(`path ${op.path}: ${s} does not exist`);
@@ -144,7 +144,14 @@ export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
     } else if (isObject(parent)) {
       if (op.op !== 'add' && !Object.hasOwn(parent, last)) throw new Error(`path ${op.path}: no member`);
       if (op.op === 'remove') delete parent[last];
-      else parent[last] = cloneJson(op.value);
+      // defineProperty: a "__proto__" member must stay an own property, not become the prototype.
+      else
+        Object.defineProperty(parent, last, {
+          value: cloneJson(op.value),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     } else {
       throw new Error(`path ${op.path}: parent is not a container`);
     }
