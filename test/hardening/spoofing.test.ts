@@ -115,7 +115,8 @@ describe(`spoofing: zero forged addresses reach an app (seed ${SEED})`, () => {
     });
     assert.deepEqual(v.violations.slice(0, 5), [], `${v.violations.length} forged addresses reached the app`);
     // The generator must exercise the apps, not only the refusals.
-    assert.ok(v.appSaw > n / 10, `the app saw only ${v.appSaw} requests/connections`);
+    // (about 13% of http and 65% of tcp connections get a request through the strict hop)
+    assert.ok(v.appSaw > n / 20, `the app saw only ${v.appSaw} requests/connections`);
   }
 
   test(`http listener: ${N_HTTP} hostile connections`, async (t) => {
@@ -212,7 +213,7 @@ describe(`spoofing: zero forged addresses reach an app (seed ${SEED})`, () => {
         [],
         `${r.violations.length} forged addresses reached the app`,
       );
-      assert.ok(r.appSaw > r.tried / 10, `the app saw only ${r.appSaw} connections`);
+      assert.ok(r.appSaw > r.tried / 20, `the app saw only ${r.appSaw} connections`);
     } finally {
       await ns.destroy();
     }
