@@ -93,19 +93,22 @@ function post(
 }
 
 /**
- * A body over the limit: the headers announce `bytes`, then 64 KiB are sent and the client waits.
+ * A body over the limit: the headers announce `bytes` (or `body`'s length), then its first 64 KiB
+ * are sent and the client waits.
  * The webhook must answer 413 from the announced length (not wait for, nor buffer, the rest);
  * no answer within 10 s is a hang. (Writing the whole body would only race the webhook's close
  * with EPIPE on this side.)
  */
-function hugePost(port: number, ca: string[], bytes: number): Promise<Answer> {
+function hugePost(port: number, ca: string[], bytes: number, body?: Buffer): Promise<Answer> {
+  const length = body?.length ?? bytes;
+  const first = body ? body.subarray(0, 64 * 1024) : Buffer.alloc(64 * 1024, 'a');
   return new Promise((resolve) => {
     let out = '';
     const s = tls.connect({ host: '127.0.0.1', port, ca }, () => {
       s.write(
-        `POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`,
+        `POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`,
       );
-      s.write(Buffer.alloc(64 * 1024, 'a'));
+      s.write(first);
     });
     const timer = setTimeout(() => s.destroy(new Error('timeout (hang)')), 10_000);
     s.on('data', (d: Buffer) => {
@@ -445,11 +448,13 @@ describe(`webhook under abuse (seed ${SEED})`, () => {
       ['huge body (1 GiB announced)', hugePost(port, secret.cas, 1024 * 1024 * 1024)],
       [
         'huge valid-looking review (3.5 MiB annotation)',
-        post(
+        hugePost(
           port,
           secret.cas,
-          REVIEW.replace('"namespace": "shop"', `"namespace": "shop", "pad": "${'x'.repeat(3_500_000)}"`),
-          { agent },
+          0,
+          Buffer.from(
+            REVIEW.replace('"namespace": "shop"', `"namespace": "shop", "pad": "${'x'.repeat(3_500_000)}"`),
+          ),
         ),
       ],
       ['GET /mutate', post(port, secret.cas, '', { agent, method: 'GET' })],
