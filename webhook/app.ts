@@ -5,6 +5,7 @@
  * Every malformed request gets a 4xx with a code and a reason; an unexpected failure while
  * deciding is answered as a denial inside a valid AdmissionReview (HTTP 200), never a crash.
  */
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
@@ -37,6 +38,8 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
   415: 'WH_UNSUPPORTED_MEDIA_TYPE',
 };
 
+function ignore(): void {}
+
 function codeFor(status: number): string {
   return STATUS_CODES[status] ?? 'WH_BAD_REQUEST';
 }
@@ -56,6 +59,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       ? { https: { cert: opts.https.cert, key: opts.https.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } }
       : {}),
   }) as unknown as FastifyInstance;
+
+  if (opts.https) {
+    // Node's HTTP server reads a TLS socket through the parser directly ("consumed"); with
+    // pipelined requests under write backpressure that path can hit the paused parser and reset
+    // the connection (HPE_PAUSED, reproducible with plain https.createServer on Node 24). A 'data'
+    // listener makes Node feed the parser from 'data' events instead, whose pause/resume is sound.
+    app.server.on('secureConnection', (socket: Socket) => socket.on('data', ignore));
+  }
 
   // The API server sends application/json; nothing else is an AdmissionReview.
   app.removeContentTypeParser('text/plain');

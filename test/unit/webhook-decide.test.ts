@@ -437,3 +437,22 @@ test('port mode on a cluster whose Services cannot see named ports of native sid
     'redirect mode keeps the native sidecar',
   );
 });
+
+test('probe fields of the wrong type (regression: scheme 7 crashed the rewrite) leave the probe alone', () => {
+  for (const httpGet of [
+    { port: 8080, scheme: 7 },
+    { port: 8080, path: ['x'] },
+    { port: 8080, host: {} },
+    { port: null },
+  ]) {
+    const p = pod();
+    p.spec.containers[0]!.livenessProbe = { httpGet } as never;
+    const out = mutatePod(p, plan(p)).pod;
+    assert.deepEqual(out.spec.containers[0]!.livenessProbe, { httpGet });
+  }
+  const p = pod();
+  p.spec.containers[0]!.readinessProbe = { tcpSocket: { port: 8080, host: 5 } } as never;
+  assert.deepEqual(mutatePod(p, plan(p)).pod.spec.containers[0]!.readinessProbe, {
+    tcpSocket: { port: 8080, host: 5 },
+  });
+});

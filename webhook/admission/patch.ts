@@ -83,8 +83,13 @@ export function buildPatch(original: Pod, mutated: Pod): PatchOp[] {
   return diff(original as unknown as Json, mutated as unknown as Json);
 }
 
+function optionalString(v: unknown): boolean {
+  return v === undefined || v === null || typeof v === 'string';
+}
+
 function resolvePort(c: Container, port: number | string): number | undefined {
   if (typeof port === 'number') return port;
+  if (typeof port !== 'string') return undefined;
   if (/^[0-9]+$/.test(port)) return Number(port);
   return c.ports?.find((p) => p.name === port)?.containerPort;
 }
@@ -103,12 +108,16 @@ function rewriteProbe(
   if (httpGet !== undefined && httpGet !== null) {
     const port = resolvePort(c, httpGet.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
-    if (httpGet.host !== undefined && httpGet.host !== '') return undefined;
-    if (httpGet.scheme !== undefined && httpGet.scheme.toUpperCase() === 'HTTPS') {
+    // Fields of the wrong type: leave the probe to the API server's validation.
+    if (!optionalString(httpGet.host) || !optionalString(httpGet.scheme) || !optionalString(httpGet.path)) {
+      return undefined;
+    }
+    if (httpGet.host !== undefined && httpGet.host !== null && httpGet.host !== '') return undefined;
+    if (typeof httpGet.scheme === 'string' && httpGet.scheme.toUpperCase() === 'HTTPS') {
       return `HTTPS probe on intercepted port ${port} left unchanged (use redirect-from or port mode)`;
     }
     const next: JsonObject = {
-      path: appHealthPath('http', port, httpGet.path ?? '/'),
+      path: appHealthPath('http', port, typeof httpGet.path === 'string' ? httpGet.path : '/'),
       port: Defaults.adminPort,
     };
     if (httpGet.httpHeaders !== undefined) next.httpHeaders = httpGet.httpHeaders as Json;
@@ -118,7 +127,8 @@ function rewriteProbe(
   if (tcpSocket !== undefined && tcpSocket !== null) {
     const port = resolvePort(c, tcpSocket.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
-    if (tcpSocket.host !== undefined && tcpSocket.host !== '') return undefined;
+    if (!optionalString(tcpSocket.host)) return undefined;
+    if (tcpSocket.host !== undefined && tcpSocket.host !== null && tcpSocket.host !== '') return undefined;
     // Same position in the probe, so the offline output reads like the input.
     const out: Probe = {} as Probe;
     for (const [k, v] of Object.entries(probe)) {
