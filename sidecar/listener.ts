@@ -2,7 +2,6 @@
  * One listening socket per listener: accept, read the PROXY header under the trust policy, count
  * and log the outcome once, hand the connection to the hop. Tracks open sockets for drain.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { ListenerSpec } from '../common/contract.ts';
 import { RealipError } from '../common/errors.ts';
@@ -24,7 +23,8 @@ export interface Listener {
 }
 
 let counter = 0;
-const prefix = randomBytes(2).toString('hex');
+// Distinguishes sidecar restarts in logs; not a secret (node:crypto would cost RSS for nothing).
+const prefix = ((process.pid ^ Date.now()) & 0xffff).toString(16).padStart(4, '0');
 function nextId(): string {
   counter = (counter + 1) % 0x7fffffff;
   return `${prefix}${counter.toString(36)}`;
