@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin python3)
+APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin python3 g++ make)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +29,11 @@ done
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
+fi
+
+# The transparent helper, strictly: `npm ci` only tries (it must work without a C toolchain).
+if [ ! -f sidecar/tcp/native/build/Release/realip_transparent.node ]; then
+  npm run build:native
 fi
 
 for extra in test/setup.d/*.sh; do
