@@ -5,18 +5,16 @@
 // Also: kubelet-style probes from the node through the admin port, a forged header from another pod,
 // init re-run and cleanup with everything running. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, REALIP_MAIN, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
 
 const APP_PORT = 8080;
 const LISTEN_PORT = 15001;
 const ADMIN_PORT = 15021;
-/** HAProxy frontends on the node: v1 to the pod's IPv4 address, v2 to its IPv6 address. */
-const EDGE_V1 = 8001;
-const EDGE_V2 = 8002;
 
 /** An unmodified HTTP app: answers with the forwarding headers it received and its TCP peer. */
 const APP = `
@@ -34,30 +32,6 @@ http.createServer((req, res) => {
 }).listen({ port: ${APP_PORT}, host: '::' });
 `;
 
-function haproxyConfig(w: World): string {
-  const a = w.addr;
-  return `global
-  maxconn 200
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend edge_v1
-  bind ${a.edgeClientSideV4}:${EDGE_V1}
-  bind [${a.edgeClientSideV6}]:${EDGE_V1}
-  default_backend pod_v1
-backend pod_v1
-  server pod ${a.podV4}:${APP_PORT} send-proxy
-frontend edge_v2
-  bind ${a.edgeClientSideV4}:${EDGE_V2}
-  bind [${a.edgeClientSideV6}]:${EDGE_V2}
-  default_backend pod_v2
-backend pod_v2
-  server pod [${a.podV6}]:${APP_PORT} send-proxy-v2
-`;
-}
-
 describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -> unmodified app', () => {
   let w: World;
   let dir: string;
@@ -69,59 +43,20 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
     dir = mkdtempSync(join(tmpdir(), 'realip-e2e-http-'));
     w = await buildWorld('e2eh');
     stateBefore = await steeringState(w.pod);
-    const a = w.addr;
     app = w.pod.spawn([process.execPath, '-e', APP]);
     await w.pod.waitForPort(APP_PORT, 10_000, app);
-    const init = await w.pod.realip([
-      'init',
-      '--listener',
-      `http:${LISTEN_PORT}:${APP_PORT}`,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(init.code, 0, `realip init: ${init.stderr}`);
-    sidecar = w.pod.spawn([
-      process.execPath,
-      REALIP_MAIN,
-      'sidecar',
-      '--listener',
-      `http:${LISTEN_PORT}:${APP_PORT}`,
-      '--trusted-cidrs',
-      `${a.nodeV4}/32,${a.nodeV6}/128`,
-      '--admin-port',
-      String(ADMIN_PORT),
-      '--log-level',
-      'warn',
-    ]);
-    await w.pod.waitForPort(LISTEN_PORT, 15_000, sidecar);
-    await w.pod.waitForPort(ADMIN_PORT, 15_000, sidecar);
-    const cfg = join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(w));
-    const haproxy = w.edge.spawn(['haproxy', '-db', '-f', cfg]);
-    await w.edge.waitForPort(EDGE_V1, 10_000, haproxy);
-    await w.edge.waitForPort(EDGE_V2, 10_000, haproxy);
+    sidecar = await setupPod(w, dir, {
+      listener: `http:${LISTEN_PORT}:${APP_PORT}`,
+      listenPort: LISTEN_PORT,
+      appPort: APP_PORT,
+      adminPort: ADMIN_PORT,
+    });
   });
 
-  after(async () => {
-    try {
-      await w?.cleanup();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  after(() => cleanupPod(w, dir));
 
   async function viaEdge(client: string, edgeHost: string, port: number, path: string) {
-    const host = edgeHost.includes(':') ? `[${edgeHost}]` : edgeHost;
-    const r = await w.client.run([
-      'curl',
-      '-sS',
-      '-g',
-      '--max-time',
-      '10',
-      '--interface',
-      client,
-      `http://${host}:${port}${path}`,
-    ]);
+    const r = await curlViaEdge(w, client, edgeHost, port, path);
     assert.equal(
       r.code,
       0,

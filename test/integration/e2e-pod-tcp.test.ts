@@ -3,17 +3,16 @@
 // fresh PROXY header -> a PROXY-aware app (nginx stream, `listen ... proxy_protocol`), which receives
 // the client in that header. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, REALIP_MAIN, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
 
 const APP_PORT = 7000;
 const LISTEN_PORT = 15003;
 const ADMIN_PORT = 15021;
-const EDGE_V1 = 8001;
-const EDGE_V2 = 8002;
 
 describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
   let w: World;
@@ -24,7 +23,6 @@ describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar ->
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'realip-e2e-tcp-'));
     w = await buildWorld('e2et');
-    const a = w.addr;
     stateBefore = await steeringState(w.pod);
     // The app: nginx stream, answering with the client it read from the PROXY header.
     writeFileSync(
@@ -45,74 +43,19 @@ stream {
     );
     const nginx = w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
     await w.pod.waitForPort(APP_PORT, 10_000, nginx);
-    const init = await w.pod.realip([
-      'init',
-      '--listener',
-      `tcp:${LISTEN_PORT}:${APP_PORT}`,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(init.code, 0, `realip init: ${init.stderr}`);
-    sidecar = w.pod.spawn([
-      process.execPath,
-      REALIP_MAIN,
-      'sidecar',
-      '--listener',
-      `tcp:${LISTEN_PORT}:${APP_PORT}`,
-      '--trusted-cidrs',
-      `${a.nodeV4}/32,${a.nodeV6}/128`,
-      '--admin-port',
-      String(ADMIN_PORT),
-      '--log-level',
-      'warn',
-    ]);
-    await w.pod.waitForPort(LISTEN_PORT, 15_000, sidecar);
-    await w.pod.waitForPort(ADMIN_PORT, 15_000, sidecar);
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global
-  maxconn 200
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend edge_v1
-  bind ${a.edgeClientSideV4}:${EDGE_V1}
-  bind [${a.edgeClientSideV6}]:${EDGE_V1}
-  default_backend pod_v1
-backend pod_v1
-  server pod ${a.podV4}:${APP_PORT} send-proxy
-frontend edge_v2
-  bind ${a.edgeClientSideV4}:${EDGE_V2}
-  bind [${a.edgeClientSideV6}]:${EDGE_V2}
-  default_backend pod_v2
-backend pod_v2
-  server pod [${a.podV6}]:${APP_PORT} send-proxy-v2
-`,
-    );
-    const haproxy = w.edge.spawn(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]);
-    await w.edge.waitForPort(EDGE_V1, 10_000, haproxy);
-    await w.edge.waitForPort(EDGE_V2, 10_000, haproxy);
+    sidecar = await setupPod(w, dir, {
+      listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
+      listenPort: LISTEN_PORT,
+      appPort: APP_PORT,
+      adminPort: ADMIN_PORT,
+    });
   });
 
-  after(async () => {
-    try {
-      await w?.cleanup();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  after(() => cleanupPod(w, dir));
 
   async function viaEdge(client: string, edgeHost: string, port: number): Promise<string> {
     // No half-close: HAProxy may drop a connection whose client shut down before the server answered.
-    const r = await w.client.connect({
-      host: edgeHost,
-      port,
-      localAddress: client,
-      send: '',
-      halfClose: false,
-    });
+    const r = await connectViaEdge(w, client, edgeHost, port, '');
     assert.equal(
       r.error,
       undefined,

@@ -4,17 +4,16 @@
 // app whose getpeername() is the client. The app's reply reaching the client proves the policy
 // routing. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, REALIP_MAIN, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
 
 const APP_PORT = 6379;
 const LISTEN_PORT = 15002;
 const ADMIN_PORT = 15021;
-const EDGE_V1 = 8001;
-const EDGE_V2 = 8002;
 
 /** An unmodified TCP app that speaks first: it tells who its peer is, then echoes. */
 const APP = `
@@ -38,73 +37,22 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'realip-e2e-transparent-'));
     w = await buildWorld('e2ex');
-    const a = w.addr;
     stateBefore = await steeringState(w.pod);
     app = w.pod.spawn([process.execPath, '-e', APP]);
     await w.pod.waitForPort(APP_PORT, 10_000, app);
-    const init = await w.pod.realip(['init', '--listener', listener, '--log-level', 'warn']);
-    assert.equal(init.code, 0, `realip init: ${init.stderr}`);
-    sidecar = w.pod.spawn([
-      process.execPath,
-      REALIP_MAIN,
-      'sidecar',
-      '--listener',
-      listener,
-      '--trusted-cidrs',
-      `${a.nodeV4}/32,${a.nodeV6}/128`,
-      '--admin-port',
-      String(ADMIN_PORT),
-      '--log-level',
-      'warn',
-    ]);
-    await w.pod.waitForPort(LISTEN_PORT, 15_000, sidecar);
-    await w.pod.waitForPort(ADMIN_PORT, 15_000, sidecar);
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global
-  maxconn 200
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend edge_v1
-  bind ${a.edgeClientSideV4}:${EDGE_V1}
-  bind [${a.edgeClientSideV6}]:${EDGE_V1}
-  default_backend pod_v1
-backend pod_v1
-  server pod ${a.podV4}:${APP_PORT} send-proxy
-frontend edge_v2
-  bind ${a.edgeClientSideV4}:${EDGE_V2}
-  bind [${a.edgeClientSideV6}]:${EDGE_V2}
-  default_backend pod_v2
-backend pod_v2
-  server pod [${a.podV6}]:${APP_PORT} send-proxy-v2
-`,
-    );
-    const haproxy = w.edge.spawn(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]);
-    await w.edge.waitForPort(EDGE_V1, 10_000, haproxy);
-    await w.edge.waitForPort(EDGE_V2, 10_000, haproxy);
+    sidecar = await setupPod(w, dir, {
+      listener: listener,
+      listenPort: LISTEN_PORT,
+      appPort: APP_PORT,
+      adminPort: ADMIN_PORT,
+    });
   });
 
-  after(async () => {
-    try {
-      await w?.cleanup();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  after(() => cleanupPod(w, dir));
 
   /** Connects through the edge, sends a line, and reads until the app's banner and echo came back. */
   async function viaEdge(client: string, edgeHost: string, port: number): Promise<string> {
-    const r = await w.client.connect({
-      host: edgeHost,
-      port,
-      localAddress: client,
-      send: 'ping\n',
-      halfClose: false,
-      timeoutMs: 1500,
-    });
+    const r = await connectViaEdge(w, client, edgeHost, port, 'ping\n', 1500);
     // The app never closes first here: the client's timeout ends the exchange; what matters is
     // what arrived before it.
     assert.ok(
