@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import type { TestContext } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
 import { createHttpHop } from '../../sidecar/http/hop.ts';
@@ -129,6 +130,31 @@ export async function startRawApp(
       return new Promise((r) => server.close(() => r()));
     },
   };
+}
+
+/** The hop in front of a raw app, both closed (hop first) when the test ends. */
+export async function rawHop(
+  t: TestContext,
+  app?: RawApp | ((socket: net.Socket, all: string, chunk: Buffer) => void),
+  overrides: Partial<SidecarConfig> = {},
+): Promise<{ app: RawApp; hop: HopUnderTest }> {
+  const raw = typeof app === 'object' ? app : await startRawApp(app);
+  const hop = await startHop(raw.port, overrides);
+  t.after(async () => {
+    await hop.close();
+    await raw.close();
+  });
+  return { app: raw, hop };
+}
+
+/**
+ * Connects a RawClient to `port` and writes the PROXY header (v1 from 198.51.100.7 unless given)
+ * followed by `request` in one write. String requests are encoded byte per char (latin1).
+ */
+export function send(port: number, request: string | Buffer, header: Buffer = v1('198.51.100.7')): RawClient {
+  const c = new RawClient(port);
+  c.write(Buffer.concat([header, typeof request === 'string' ? Buffer.from(request, 'latin1') : request]));
+  return c;
 }
 
 /** An echo app (node:http): answers every request with JSON of what it saw. */

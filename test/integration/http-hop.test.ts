@@ -6,6 +6,8 @@ import {
   count,
   RawClient,
   type RawApp,
+  rawHop,
+  send,
   sleep,
   startEchoApp,
   startHop,
@@ -40,19 +42,8 @@ after(async () => {
 });
 
 test('a request head is rewritten exactly: forwarding fields added before the empty line', async (t) => {
-  const app = await startRawApp(okOnHeads());
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('GET /x?y=1 HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n\r\n'),
-    ]),
-  );
+  const { app, hop } = await rawHop(t, okOnHeads());
+  const c = send(hop.port, 'GET /x?y=1 HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n\r\n');
   await app.waitFor((s) => s.endsWith('\r\n\r\n'));
   assert.equal(app.all(), `GET /x?y=1 HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n${FWD4}\r\n`);
   assert.equal(await c.waitFor((s) => s.endsWith('ok')), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
@@ -60,12 +51,7 @@ test('a request head is rewritten exactly: forwarding fields added before the em
 });
 
 test('forged forwarding fields in any casing and any number are removed (replace policy)', async (t) => {
-  const app = await startRawApp(okOnHeads());
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
+  const { app, hop } = await rawHop(t, okOnHeads());
   const forged = [
     'X-Forwarded-For: 6.6.6.6',
     'x-forwarded-for: 6.6.6.7',
@@ -88,12 +74,10 @@ test('forged forwarding fields in any casing and any number are removed (replace
     'X-Forwarded_Proto: https',
     'x-realip-anything: 1',
   ];
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v2('198.51.100.7'),
-      Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\n${forged.join('\r\n')}\r\nZ: 1\r\n\r\n`),
-    ]),
+  const c = send(
+    hop.port,
+    `GET / HTTP/1.1\r\nHost: a\r\n${forged.join('\r\n')}\r\nZ: 1\r\n\r\n`,
+    v2('198.51.100.7'),
   );
   await app.waitFor((s) => s.endsWith('\r\n\r\n'));
   assert.equal(app.all(), `GET / HTTP/1.1\r\nHost: a\r\nZ: 1\r\n${FWD4}\r\n`);
@@ -102,21 +86,12 @@ test('forged forwarding fields in any casing and any number are removed (replace
 });
 
 test('append policy keeps the client chain and appends ours; proto from the L7 hop is kept', async (t) => {
-  const app = await startRawApp(okOnHeads());
-  const hop = await startHop(app.port, { forwarded: 'append' });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('2001:db8::7'),
-      Buffer.from(
-        'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.1\r\nx-forwarded-for: 203.0.113.2\r\n' +
-          'X-Real-IP: 6.6.6.6\r\nForwarded: for=203.0.113.1\r\nX-Forwarded-Proto: https\r\n\r\n',
-      ),
-    ]),
+  const { app, hop } = await rawHop(t, okOnHeads(), { forwarded: 'append' });
+  const c = send(
+    hop.port,
+    'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.1\r\nx-forwarded-for: 203.0.113.2\r\n' +
+      'X-Real-IP: 6.6.6.6\r\nForwarded: for=203.0.113.1\r\nX-Forwarded-Proto: https\r\n\r\n',
+    v1('2001:db8::7'),
   );
   await app.waitFor((s) => s.endsWith('\r\n\r\n'));
   assert.equal(
@@ -131,12 +106,11 @@ test('append policy keeps the client chain and appends ours; proto from the L7 h
 test('keep-alive and pipelining: every request of the connection is rewritten, responses in order', async (t) => {
   const hop = await startHop(echo.port);
   t.after(() => hop.close());
-  const c = new RawClient(hop.port);
   const reqs = Array.from(
     { length: 20 },
     (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.${i}\r\n\r\n`,
   );
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from(reqs.join(''))]));
+  const c = send(hop.port, reqs.join(''));
   const text = await c.waitFor((s) => count(s, '"url"') === 20);
   const bodies = text.split(/HTTP\/1\.1 200 OK[\s\S]*?\r\n\r\n/).filter(Boolean);
   assert.equal(bodies.length, 20);
@@ -152,10 +126,7 @@ test('keep-alive and pipelining: every request of the connection is rewritten, r
 test('HTTP/1.0: keep-alive when asked, close otherwise; Host optional', async (t) => {
   const hop = await startHop(echo.port);
   t.after(() => hop.close());
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([v1('198.51.100.8'), Buffer.from('GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')]),
-  );
+  const c = send(hop.port, 'GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', v1('198.51.100.8'));
   await c.waitFor((s) => s.includes('/a'));
   assert.ok(!c.isClosed());
   c.write('GET /b HTTP/1.0\r\n\r\n');
@@ -164,25 +135,15 @@ test('HTTP/1.0: keep-alive when asked, close otherwise; Host optional', async (t
 });
 
 test('bodies: Content-Length and chunked are forwarded byte for byte; trailers filtered', async (t) => {
-  const app = await startRawApp(okOnHeads());
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
+  const { app, hop } = await rawHop(t, okOnHeads());
   // The body contains a fake request with a forged header: it must pass as body, untouched.
   const body = 'GET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n';
   const chunked = `${body.length.toString(16)};ext=1\r\n${body}\r\n3\r\nabc\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nT: 1\r\n\r\n`;
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from(
-        `POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
-          `POST /te HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}` +
-          'GET /after HTTP/1.1\r\nHost: a\r\n\r\n',
-      ),
-    ]),
+  const c = send(
+    hop.port,
+    `POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      `POST /te HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}` +
+      'GET /after HTTP/1.1\r\nHost: a\r\n\r\n',
   );
   await app.waitFor((s) => s.includes('GET /after'));
   await app.waitFor((s) => s.endsWith('\r\n\r\n') && s.includes('/after'));
@@ -203,13 +164,8 @@ test('chunked responses and HEAD responses pass through byte for byte and keep t
     'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n',
   ];
   let n = 0;
-  const app = await startRawApp((s, all) => {
+  const { app, hop } = await rawHop(t, (s, all) => {
     while (n < count(all, '\r\n\r\n')) s.write(responses[n++]!);
-  });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
   });
   const c = new RawClient(hop.port);
   c.write(v1('198.51.100.7'));
@@ -227,7 +183,7 @@ test('chunked responses and HEAD responses pass through byte for byte and keep t
 
 test('Expect: 100-continue: the interim response passes, the body follows, the final response arrives', async (t) => {
   let state = 0;
-  const app = await startRawApp((s, all) => {
+  const { hop } = await rawHop(t, (s, all) => {
     if (state === 0 && all.includes('\r\n\r\n')) {
       state = 1;
       s.write('HTTP/1.1 100 Continue\r\n\r\n');
@@ -237,18 +193,7 @@ test('Expect: 100-continue: the interim response passes, the body follows, the f
       s.write('HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n');
     }
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'),
-    ]),
-  );
+  const c = send(hop.port, 'PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
   await c.waitFor((s) => s.includes('100 Continue'));
   c.write('hello');
   await c.waitFor((s) => s.includes('201 Created'));
@@ -275,18 +220,10 @@ async function upgradeApp(accept: boolean): Promise<RawApp> {
 }
 
 test('Upgrade accepted (101): the connection becomes a raw tunnel both ways', async (t) => {
-  const app = await upgradeApp(true);
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
-    ]),
+  const { app, hop } = await rawHop(t, await upgradeApp(true));
+  const c = send(
+    hop.port,
+    'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
   );
   await c.waitFor((s) => s.includes('101'));
   // Bytes that look like an HTTP request must now pass untouched (no rewrite in a tunnel).
@@ -299,22 +236,12 @@ test('Upgrade accepted (101): the connection becomes a raw tunnel both ways', as
 });
 
 test('Upgrade refused: the connection stays HTTP and later requests are still rewritten', async (t) => {
-  const app = await upgradeApp(false);
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
+  const { app, hop } = await rawHop(t, await upgradeApp(false));
   // Pipelined right behind the upgrade: must wait for the refusal, then be parsed as HTTP.
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from(
-        'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
-          'GET /next HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n',
-      ),
-    ]),
+  const c = send(
+    hop.port,
+    'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
+      'GET /next HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n',
   );
   await c.waitFor((s) => s.includes('nope') && s.endsWith('ok'));
   assert.equal(count(app.all(), 'X-Forwarded-For: 198.51.100.7'), 2);
@@ -325,7 +252,7 @@ test('Upgrade refused: the connection stays HTTP and later requests are still re
 test('CONNECT: 2xx makes a tunnel; a refused CONNECT leaves HTTP', async (t) => {
   let tunnel = false;
   let n = 0;
-  const app = await startRawApp((s, all, chunk) => {
+  const { app, hop } = await rawHop(t, (s, all, chunk) => {
     if (tunnel) {
       s.write(chunk);
       return;
@@ -339,13 +266,7 @@ test('CONNECT: 2xx makes a tunnel; a refused CONNECT leaves HTTP', async (t) => 
       }
     }
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n')]));
+  const c = send(hop.port, 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n');
   await c.waitFor((s) => s.includes('403'));
   c.write('CONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n');
   await c.waitFor((s) => s.includes('Established'));
@@ -358,8 +279,7 @@ test('CONNECT: 2xx makes a tunnel; a refused CONNECT leaves HTTP', async (t) => 
 test('IPv6 client: Forwarded quotes and brackets the address', async (t) => {
   const hop = await startHop(echo.port);
   t.after(() => hop.close());
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v2('2001:db8::7', 5555, 8443), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', v2('2001:db8::7', 5555, 8443));
   const text = await c.waitFor((s) => s.includes('}'));
   const j = JSON.parse(text.slice(text.indexOf('{'))) as { headers: string[] };
   assert.deepEqual(j.headers.slice(2), [
@@ -378,19 +298,15 @@ test('IPv6 client: Forwarded quotes and brackets the address', async (t) => {
 });
 
 test('TLV headers: exposed under documented names when enabled, unsafe values omitted', async (t) => {
-  const app = await startRawApp(okOnHeads());
-  const hop = await startHop(app.port, { tlvHeaders: ['aws-vpce-id', 'authority', 'unique-id'] });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
+  const { app, hop } = await rawHop(t, okOnHeads(), {
+    tlvHeaders: ['aws-vpce-id', 'authority', 'unique-id'],
   });
   const tlvs = [
     { type: 0xea, value: Buffer.concat([Buffer.from([1]), Buffer.from('vpce-0123abcd')]) },
     { type: 0x02, value: Buffer.from('evil\r\nX-Forwarded-For: 6.6.6.6') },
     { type: 0x05, value: Buffer.from([0, 1, 2, 255]) },
   ];
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v2('198.51.100.7', 1, 80, tlvs), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', v2('198.51.100.7', 1, 80, tlvs));
   await app.waitFor((s) => s.endsWith('\r\n\r\n'));
   assert.equal(
     app.all(),
@@ -404,12 +320,7 @@ test('TLV headers: exposed under documented names when enabled, unsafe values om
 });
 
 test('split writes at every offset give the same bytes to the app', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
+  const { app, hop } = await rawHop(t);
   const req =
     'POST /p HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\nTransfer-Encoding: chunked\r\n\r\n' +
     '3;a=b\r\nabc\r\n0\r\nT: x\r\n\r\nGET /g HTTP/1.1\r\nHost: a\r\ncontent-length: 2\r\n\r\nhi';
@@ -433,9 +344,8 @@ test('split writes at every offset give the same bytes to the app', async (t) =>
 test('deep pipelining (150 requests in one write): reading pauses at 64 outstanding, nothing lost', async (t) => {
   const hop = await startHop(echo.port);
   t.after(() => hop.close());
-  const c = new RawClient(hop.port);
   const reqs = Array.from({ length: 150 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`);
-  c.write(Buffer.concat([v1('198.51.100.9'), Buffer.from(reqs.join(''))]));
+  const c = send(hop.port, reqs.join(''), v1('198.51.100.9'));
   const text = await c.waitFor((s) => count(s, '"url"') === 150, 10000);
   const urls = [...text.matchAll(/"url":"\/(\d+)"/g)].map((m) => Number(m[1]));
   assert.deepEqual(
@@ -448,25 +358,17 @@ test('deep pipelining (150 requests in one write): reading pauses at 64 outstand
 
 test('client bytes sent right behind an Upgrade request wait for the 101, then pass raw', async (t) => {
   let upgraded = false;
-  const app = await startRawApp((s, all) => {
+  const { app, hop } = await rawHop(t, (s, all) => {
     if (!upgraded && all.includes('\r\n\r\n')) {
       upgraded = true;
       // Answer late: the eager bytes must be held, not parsed as a request.
       setTimeout(() => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'), 100);
     }
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
   const eager = 'GET /x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n';
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from(`GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${eager}`),
-    ]),
+  const c = send(
+    hop.port,
+    `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${eager}`,
   );
   await app.waitFor((s) => s.endsWith(eager));
   assert.equal(count(app.all(), 'X-Forwarded-For: 198.51.100.7'), 1);
@@ -475,52 +377,29 @@ test('client bytes sent right behind an Upgrade request wait for the 101, then p
 });
 
 test('half-close: a client that shuts down its sending side still gets its answer', async (t) => {
-  const app = await startRawApp((s, all) => {
+  const { hop } = await rawHop(t, (s, all) => {
     if (all.endsWith('\r\n\r\n'))
       setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate'), 100);
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
   c.socket.end();
   assert.equal(await c.waitClosed(), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate');
 });
 
 test('app closes after "Connection: close": pipelined requests behind it get a clean close, not a 502', async (t) => {
-  const app = await startRawApp((s, all) => {
+  const { hop } = await rawHop(t, (s, all) => {
     if (all.includes('\r\n\r\n'))
       s.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye');
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n'),
-    ]),
-  );
+  const c = send(hop.port, 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.equal(await c.waitClosed(), 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye');
 });
 
 test('a close-delimited response (HTTP/1.0 style, no length) reaches the client whole', async (t) => {
   const body = 'x'.repeat(100000);
-  const app = await startRawApp((s, all) => {
+  const { hop } = await rawHop(t, (s, all) => {
     if (all.includes('\r\n\r\n')) s.end(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`);
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.equal(await c.waitClosed(), `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`);
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { count, RawClient, sleep, startHop, startRawApp, v1, v2 } from './http-helpers.ts';
+import { count, RawClient, rawHop, send, sleep, startHop, startRawApp, v1, v2 } from './http-helpers.ts';
 
 const REFUSED: [string, string, number, string][] = [
   [
@@ -130,15 +130,9 @@ const REFUSED: [string, string, number, string][] = [
 ];
 
 test('smuggling attempts and malformed heads are refused; nothing reaches the app', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
+  const { app, hop } = await rawHop(t);
   for (const [name, head, status, code] of REFUSED) {
-    const c = new RawClient(hop.port);
-    c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from(head, 'latin1')]));
+    const c = send(hop.port, head);
     const text = await c.waitClosed();
     assert.match(text, new RegExp(`^HTTP/1.1 ${status} `), name);
     assert.ok(text.includes(`X-Realip-Error: ${code}\r\n`), `${name}: ${text}`);
@@ -148,15 +142,11 @@ test('smuggling attempts and malformed heads are refused; nothing reaches the ap
 });
 
 test('a second PROXY v2 header after the first is refused', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([v2('198.51.100.7'), v2('6.6.6.6'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]),
+  const { app, hop } = await rawHop(t);
+  const c = send(
+    hop.port,
+    'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+    Buffer.concat([v2('198.51.100.7'), v2('6.6.6.6')]),
   );
   const text = await c.waitClosed();
   assert.match(text, /^HTTP\/1.1 400 /);
@@ -176,20 +166,11 @@ test('chunk-size tricks are refused after the head: 400 when the app has not ans
     '5;a=\x00\r\nhello\r\n0\r\n\r\n', // control byte in extension
     '0\r\nX-A: 1\nX: 2\r\n\r\n', // bare LF in trailer
   ];
-  const app = await startRawApp();
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
+  const { app, hop } = await rawHop(t);
   for (const body of tricks) {
-    const c = new RawClient(hop.port);
-    c.write(
-      Buffer.concat([
-        v1('198.51.100.7'),
-        Buffer.from(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`, 'latin1'),
-        Buffer.from('GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n'),
-      ]),
+    const c = send(
+      hop.port,
+      `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n`,
     );
     const text = await c.waitClosed();
     assert.match(
@@ -202,15 +183,9 @@ test('chunk-size tricks are refused after the head: 400 when the app has not ans
 });
 
 test('431 for an oversized head, whether it arrives at once or byte by byte', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port, { maxRequestHeadBytes: 2048 });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
+  const { app, hop } = await rawHop(t, undefined, { maxRequestHeadBytes: 2048 });
   const big = `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(3000)}\r\n\r\n`;
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from(big)]));
+  const c = send(hop.port, big);
   assert.match(await c.waitClosed(), /^HTTP\/1.1 431 /);
   const d = new RawClient(hop.port);
   d.write(v1('198.51.100.7'));
@@ -221,22 +196,15 @@ test('431 for an oversized head, whether it arrives at once or byte by byte', as
   assert.match(await d.waitClosed(), /^HTTP\/1.1 431 /);
   // Just under the limit passes.
   const ok = `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(1900)}\r\n\r\n`;
-  const e = new RawClient(hop.port);
-  e.write(Buffer.concat([v1('198.51.100.7'), Buffer.from(ok)]));
+  const e = send(hop.port, ok);
   await app.waitFor((s) => s.includes('X-Forwarded-For: 198.51.100.7'));
   e.destroy();
   assert.equal(app.all().length > 1900, true);
 });
 
 test('408 when a request head is not completed in time', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port, { headerTimeoutMs: 200 });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')]));
+  const { hop } = await rawHop(t, undefined, { headerTimeoutMs: 200 });
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n');
   const t0 = Date.now();
   assert.match(await c.waitClosed(), /^HTTP\/1.1 408 .*HTTP_HEAD_TIMEOUT/s);
   assert.ok(Date.now() - t0 >= 200);
@@ -269,8 +237,7 @@ test('502 when the app refuses, resets or closes before answering; the sidecar s
     [close, 'HTTP_APP_CLOSED'],
   ] as const) {
     for (let i = 0; i < 2; i++) {
-      const c = new RawClient(hop.port);
-      c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+      const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
       const text = await c.waitClosed();
       assert.match(text, /^HTTP\/1.1 502 /, code);
       assert.ok(text.includes(code), `${code}: ${text}`);
@@ -280,65 +247,39 @@ test('502 when the app refuses, resets or closes before answering; the sidecar s
 
 test('504 when the app does not answer in time; a pipelined second request still gets its answer first', async (t) => {
   let n = 0;
-  const app = await startRawApp((s, all) => {
-    // Answers the first request only.
-    if (n === 0 && all.includes('\r\n\r\n')) {
-      n++;
-      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-    }
-  });
-  const hop = await startHop(app.port, { appTimeoutMs: 300 });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  const t0 = Date.now();
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n'),
-    ]),
+  const { hop } = await rawHop(
+    t,
+    (s, all) => {
+      // Answers the first request only.
+      if (n === 0 && all.includes('\r\n\r\n')) {
+        n++;
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      }
+    },
+    { appTimeoutMs: 300 },
   );
+  const t0 = Date.now();
+  const c = send(hop.port, 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
   const text = await c.waitClosed();
   assert.ok(Date.now() - t0 >= 300, 'not before the timeout');
   assert.match(text, /^HTTP\/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP\/1.1 504 .*HTTP_APP_TIMEOUT/s);
 });
 
 test('a pipelined malformed request is answered after the responses owed before it', async (t) => {
-  const app = await startRawApp((s, all) => {
+  const { hop } = await rawHop(t, (s, all) => {
     if (all.includes('\r\n\r\n') && !all.includes('answered')) {
       setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), 100);
       all += 'answered';
     }
   });
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([
-      v1('198.51.100.7'),
-      Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\n'),
-    ]),
-  );
+  const c = send(hop.port, 'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\n');
   const text = await c.waitClosed();
   assert.match(text, /^HTTP\/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP\/1.1 400 /);
 });
 
 test('a TLS ClientHello on an http listener is detected, logged and closed', async (t) => {
-  const app = await startRawApp();
-  const hop = await startHop(app.port);
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(
-    Buffer.concat([v1('198.51.100.7'), Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])]),
-  );
+  const { app, hop } = await rawHop(t);
+  const c = send(hop.port, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
   const text = await c.waitClosed();
   assert.equal(text, '');
   assert.equal(hop.metrics.httpErrors.get({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' }), 1);
@@ -346,17 +287,15 @@ test('a TLS ClientHello on an http listener is detected, logged and closed', asy
 });
 
 test('idle timeout: closes a silent keep-alive connection, never a request waiting for a slow app', async (t) => {
-  const app = await startRawApp((s, all) => {
-    if (all.endsWith('\r\n\r\n'))
-      setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 600);
-  });
-  const hop = await startHop(app.port, { idleTimeoutMs: 200, appTimeoutMs: 3000 });
-  t.after(async () => {
-    await hop.close();
-    await app.close();
-  });
-  const c = new RawClient(hop.port);
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const { hop } = await rawHop(
+    t,
+    (s, all) => {
+      if (all.endsWith('\r\n\r\n'))
+        setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 600);
+    },
+    { idleTimeoutMs: 200, appTimeoutMs: 3000 },
+  );
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
   await c.waitFor((s) => s.endsWith('slow'));
   assert.ok(!c.isClosed(), 'the slow answer arrived on an open connection');
   const t0 = Date.now();
@@ -387,9 +326,8 @@ test('504 when connecting to the app times out (a listener whose accept queue is
   await sleep(200);
   const hop = await startHop(port, { connectTimeoutMs: 300 });
   t.after(() => hop.close());
-  const c = new RawClient(hop.port);
   const t0 = Date.now();
-  c.write(Buffer.concat([v1('198.51.100.7'), Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n')]));
+  const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n');
   const text = await c.waitClosed();
   assert.match(text, /^HTTP\/1.1 504 .*HTTP_APP_CONNECT_TIMEOUT/s);
   assert.ok(Date.now() - t0 >= 300);
