@@ -42,13 +42,34 @@ export interface SidecarConfig {
   /** HTTP hop: time for the app to send a response head, and for connecting to the app. */
   readonly appTimeoutMs: number;
   readonly connectTimeoutMs: number;
-  /** Idle timeout on client connections (0 = none). */
+  /**
+   * HTTP hop: time for a whole request head, from the moment the hop waits for it (the hand-off
+   * after the PROXY header for the first request; the first byte, an empty line included, for the
+   * next ones). nginx's client_header_timeout.
+   */
+  readonly requestHeadTimeoutMs: number;
+  /** HTTP hop: silence allowed between a complete response and the next request (0 = none). */
+  readonly keepAliveTimeoutMs: number;
+  /** Silence in both directions before a connection is closed, every mode (0 = none). */
   readonly idleTimeoutMs: number;
   /** tcp hop: which PROXY version to emit to the app. */
   readonly emit: EmitVersion;
   /** tcp hop: TLV types (numbers) passed through to the app. */
   readonly passTlvs: readonly number[];
 }
+
+/**
+ * Every wait is bounded by default (nginx's defaults where nginx has one):
+ * - a request head: 60 s (client_header_timeout), counted from when the hop starts waiting;
+ * - between keep-alive requests: 75 s (keepalive_timeout);
+ * - silence both ways, in every mode (a stalled body, a tunnel, an idle tcp stream): 10 min
+ *   (nginx stream's proxy_timeout). Longer than the TCP idle timeouts of the edges in front of us
+ *   (BIG-IP 300 s, AWS NLB 350 s, Azure LB 4 min), so it never closes what the edge would keep.
+ * 0 disables the keep-alive and idle timeouts when set explicitly.
+ */
+export const DEFAULT_REQUEST_HEAD_TIMEOUT_MS = 60_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 75_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
 export const TLV_HEADER_NAMES = [
   'aws-vpce-id',
@@ -132,10 +153,22 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
     help: 'ms to connect to the app',
   },
   {
+    flag: 'request-head-timeout',
+    env: 'REALIP_REQUEST_HEAD_TIMEOUT_MS',
+    default: String(DEFAULT_REQUEST_HEAD_TIMEOUT_MS),
+    help: 'ms for a whole request head, from when the hop waits for it (http)',
+  },
+  {
+    flag: 'keepalive-timeout',
+    env: 'REALIP_KEEPALIVE_TIMEOUT_MS',
+    default: String(DEFAULT_KEEPALIVE_TIMEOUT_MS),
+    help: 'ms of silence between a response and the next request (http; 0 = never)',
+  },
+  {
     flag: 'idle-timeout',
     env: 'REALIP_IDLE_TIMEOUT_MS',
-    default: '0',
-    help: 'ms of silence before a connection is closed (0 = never)',
+    default: String(DEFAULT_IDLE_TIMEOUT_MS),
+    help: 'ms of silence both ways before a connection is closed (0 = never)',
   },
   { flag: 'emit', env: Env.emit, default: 'v2', help: 'v1 | v2: PROXY version sent to the app (tcp)' },
   {
@@ -173,8 +206,19 @@ export function parseSidecarConfig(
       specs,
       raw.values,
     );
+  // A timeout that may be 0 (= none): never negative, at most a day.
   const intOrZero = (name: string, fallback: number) =>
-    attempt(problems, fallback, () => e.get(name).required().asInt(), specs, raw.values);
+    attempt(
+      problems,
+      fallback,
+      () => {
+        const v = e.get(name).required().asIntPositive();
+        if (v > 86_400_000) throw new Error(`env-var: "${name}" should be between 0 and 86400000, got ${v}`);
+        return v;
+      },
+      specs,
+      raw.values,
+    );
 
   const listeners: ListenerSpec[] = [];
   const listenerText = raw.values[Env.listeners] ?? '';
@@ -276,7 +320,14 @@ export function parseSidecarConfig(
     maxRequestHeadBytes: int('REALIP_MAX_REQUEST_HEAD_BYTES', 32768, 1024, 1_048_576),
     appTimeoutMs: int('REALIP_APP_TIMEOUT_MS', 60000, 1, 3_600_000),
     connectTimeoutMs: int('REALIP_CONNECT_TIMEOUT_MS', 5000, 1, 600_000),
-    idleTimeoutMs: intOrZero('REALIP_IDLE_TIMEOUT_MS', 0),
+    requestHeadTimeoutMs: int(
+      'REALIP_REQUEST_HEAD_TIMEOUT_MS',
+      DEFAULT_REQUEST_HEAD_TIMEOUT_MS,
+      1,
+      3_600_000,
+    ),
+    keepAliveTimeoutMs: intOrZero('REALIP_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE_TIMEOUT_MS),
+    idleTimeoutMs: intOrZero('REALIP_IDLE_TIMEOUT_MS', DEFAULT_IDLE_TIMEOUT_MS),
     emit,
     passTlvs,
   };

@@ -14,13 +14,12 @@ import { answer } from './answers.ts';
 import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
 import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
 import type { HttpHopState } from './hop-state.ts';
-import { M_CONNECT, M_HEAD, RequestHead } from './request-head.ts';
+import { M_HEAD, RequestHead } from './request-head.ts';
 import {
   E_COMPLETE,
   E_LOST,
   E_REFUSED,
   E_TUNNEL,
-  K_CONNECT,
   K_HEAD,
   K_UPGRADE,
   MAX_OUTSTANDING,
@@ -34,7 +33,7 @@ const Q_HEAD = 0;
 const Q_LENGTH = 1;
 const Q_CHUNKED = 2;
 const Q_TRAILER = 3;
-/** An Upgrade / CONNECT request was sent: hold client bytes until its response status is known. */
+/** An Upgrade request was sent: hold client bytes until its response status is known. */
 const Q_AWAIT = 4;
 const Q_TUNNEL = 5;
 /** No more requests are read (error answered, client asked to close, app lost, draining). */
@@ -68,7 +67,7 @@ export class HttpConnection {
   private expectContinue = false;
   /** The request being forwarded asked to close the connection after it. */
   private closeAfter = false;
-  /** The response to an Upgrade/CONNECT request came (refused) before its body was all forwarded. */
+  /** The response to an Upgrade request came (refused) before its body was all forwarded. */
   private refusedEarly = false;
   private clientEnded = false;
   /** A client error to answer once the responses still owed to the client are complete. */
@@ -76,6 +75,8 @@ export class HttpConnection {
   private deferredCode = '';
   /** Unprocessed client bytes: a partial head or trailer, or bytes held while paused. */
   private acc: Buffer | null = null;
+  /** The held buffer being processed (hold() keeps it instead of copying it again). */
+  private processing: Buffer | null = null;
   private accLen = 0;
   /** Offset in acc before which no CRLFCRLF can start (partial heads are not rescanned). */
   private accScanned = 0;
@@ -84,7 +85,10 @@ export class HttpConnection {
 
   // Coarse timestamps (hop clock), 0 = not armed. Checked by the hop's sweep.
   private waitingSince = 0;
+  /** Waiting for (the rest of) a request head: armed at the hand-off and by a next head's first byte. */
   private headSince = 0;
+  /** Between requests: the last response is complete and nothing of the next request came yet. */
+  private keepAliveSince = 0;
   private connectingSince = 0;
   private lingerSince = 0;
   lastActive: number;
@@ -103,6 +107,8 @@ export class HttpConnection {
     this.client = conn.socket;
     this.rewriter = rewriter;
     this.lastActive = hop.clock;
+    // The hop waits for the first head from now on: a client that sends nothing is bounded too.
+    this.headSince = hop.deadlineBase();
     const c = this.client;
     // Half-close is part of HTTP (a client may shut down its sending side and wait for the answer).
     c.allowHalfOpen = true;
@@ -136,12 +142,33 @@ export class HttpConnection {
       return;
     }
     if (this.state === Q_STOP) return;
+    if (this.state === Q_HEAD) {
+      // Any byte starts (or continues) a head, leading empty lines included: a drip of CRLFs is
+      // bounded by the head timeout like any other partial head.
+      this.keepAliveSince = 0;
+      if (this.headSince === 0) this.headSince = this.hop.deadlineBase();
+    }
     if (this.acc !== null) {
       this.appendAcc(chunk);
-      const buf = this.acc.subarray(0, this.accLen);
-      this.acc = null;
-      this.process(buf, 0, this.accScanned);
+      this.processHeld();
     } else this.process(chunk, 0, 0);
+  }
+
+  /**
+   * Processes the held bytes. A partial head held again keeps its buffer (hold() sees it is the
+   * same memory), so a head arriving a byte at a time costs work linear in its length, not a copy
+   * of everything so far per byte.
+   */
+  private processHeld(): void {
+    const acc = this.acc!;
+    const buf = acc.subarray(0, this.accLen);
+    this.acc = null;
+    this.processing = acc;
+    try {
+      this.process(buf, 0, this.accScanned);
+    } finally {
+      this.processing = null;
+    }
   }
 
   /** Processes buf[pos..]; `scanned`: offset before which no head end can be (held partial heads). */
@@ -179,8 +206,9 @@ export class HttpConnection {
               this.fail(431, 'HTTP_HEAD_TOO_LARGE');
               return;
             }
-            // A head ended with bare LFs would never complete: refuse it now.
-            if (buf.indexOf(LFLF, pos) >= 0) {
+            // A head ended with bare LFs would never complete: refuse it now (scanning only the
+            // bytes that are new, plus one: a partial head is never rescanned).
+            if (buf.indexOf(LFLF, Math.max(pos, scanned - 1)) >= 0) {
               this.fail(400, 'HTTP_BAD_HEADER');
               return;
             }
@@ -258,6 +286,15 @@ export class HttpConnection {
   /** Keeps buf[pos..] for later (a partial head, or bytes that must wait). */
   private hold(buf: Buffer, pos: number, scannedFromPos: number): void {
     const n = buf.length - pos;
+    const own = this.processing;
+    // buf is our own held buffer and nothing of it was consumed: keep it as it is. (Only then:
+    // bytes before pos may have been handed to app.write(), which keeps a reference to them.)
+    if (pos === 0 && own !== null && buf.buffer === own.buffer && buf.byteOffset === own.byteOffset) {
+      this.acc = own;
+      this.accLen = n;
+      this.accScanned = scannedFromPos;
+      return;
+    }
     const acc = Buffer.allocUnsafe(Math.max(4096, n * 2));
     buf.copy(acc, 0, pos);
     this.acc = acc;
@@ -279,10 +316,7 @@ export class HttpConnection {
   private forwardHead(buf: Buffer, headEnd: number): void {
     const h = this.head;
     const out = this.rewriter.rewrite(buf, headEnd, h);
-    this.kind =
-      (h.method === M_HEAD ? K_HEAD : 0) |
-      (h.upgrade ? K_UPGRADE : 0) |
-      (h.method === M_CONNECT ? K_CONNECT : 0);
+    this.kind = (h.method === M_HEAD ? K_HEAD : 0) | (h.upgrade ? K_UPGRADE : 0);
     this.requests++;
     this.hop.metrics.requests.inc();
     if (this.app === null) this.connectApp();
@@ -312,7 +346,7 @@ export class HttpConnection {
     const refused = this.refusedEarly;
     this.refusedEarly = false;
     if (this.waitingSince === 0 && this.tracker.awaitingHead()) this.waitingSince = this.hop.deadlineBase();
-    if (this.kind & (K_UPGRADE | K_CONNECT) && !this.tracker.tunnel && !refused) {
+    if (this.kind & K_UPGRADE && !this.tracker.tunnel && !refused) {
       this.state = Q_AWAIT;
       this.pause(P_AWAIT);
       return;
@@ -324,6 +358,14 @@ export class HttpConnection {
       return;
     }
     this.state = Q_HEAD;
+    // The response came before the request ended (an early answer): the connection is idle now.
+    if (this.tracker.outstanding === 0) this.armKeepAlive();
+  }
+
+  /** Between requests: the next one has --keepalive-timeout to start. */
+  private armKeepAlive(): void {
+    if (this.state === Q_HEAD && !this.reqInProgress && this.headSince === 0 && this.acc === null)
+      this.keepAliveSince = this.hop.deadlineBase();
   }
 
   private writeApp(buf: Buffer): void {
@@ -343,10 +385,7 @@ export class HttpConnection {
     if (this.pauses !== 0 || this.finished) return;
     // Bytes held while paused are processed first, then the socket flows again.
     if (this.acc !== null && this.state !== Q_STOP) {
-      const buf = this.acc.subarray(0, this.accLen);
-      const scanned = this.accScanned;
-      this.acc = null;
-      this.process(buf, 0, scanned);
+      this.processHeld();
       if (this.pauses !== 0) return;
     }
     this.client.resume();
@@ -448,6 +487,7 @@ export class HttpConnection {
         return;
       }
       if (t.outstanding < MAX_OUTSTANDING) this.unpause(P_QUEUE);
+      if (t.outstanding === 0) this.armKeepAlive();
       if (t.awaitingHead() && !(t.outstanding === 1 && this.reqInProgress && !this.expectContinue))
         this.waitingSince = this.hop.deadlineBase();
       if (this.draining) this.drainCheck();
@@ -618,8 +658,22 @@ export class HttpConnection {
       this.fail(504, 'HTTP_APP_TIMEOUT');
       return;
     }
-    if (this.headSince !== 0 && now - this.headSince > c.headerTimeoutMs && this.state === Q_HEAD) {
+    if (this.headSince !== 0 && now - this.headSince > c.requestHeadTimeoutMs && this.state === Q_HEAD) {
       this.fail(408, 'HTTP_HEAD_TIMEOUT');
+      return;
+    }
+    if (
+      this.keepAliveSince !== 0 &&
+      c.keepAliveTimeoutMs > 0 &&
+      now - this.keepAliveSince > c.keepAliveTimeoutMs &&
+      this.state === Q_HEAD &&
+      this.tracker.outstanding === 0 &&
+      !this.reqInProgress
+    ) {
+      // nginx's keepalive_timeout: a quiet close, nothing is owed to the client.
+      this.closeReason = 'keepalive timeout';
+      this.endClient();
+      this.app?.end();
       return;
     }
     // lastActive is the coarse clock, up to one sweep interval old: without the interval, an idle

@@ -30,7 +30,8 @@ export class HttpHopState {
     const shortest = Math.min(
       config.appTimeoutMs,
       config.connectTimeoutMs,
-      config.headerTimeoutMs,
+      config.requestHeadTimeoutMs,
+      config.keepAliveTimeoutMs > 0 ? config.keepAliveTimeoutMs : Number.POSITIVE_INFINITY,
       config.idleTimeoutMs > 0 ? config.idleTimeoutMs : Number.POSITIVE_INFINITY,
     );
     this.interval = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));

@@ -30,6 +30,17 @@ import {
   TARGET,
   TCHAR,
 } from './chars.ts';
+import {
+  F_FORWARDED,
+  F_OTHER,
+  F_X_REAL_IP,
+  F_XF_HOST,
+  F_XF_PORT,
+  F_XF_PROTO,
+  F_XFF,
+  FORWARDING_FIELDS,
+  type FieldRole,
+} from './forwarding-fields.ts';
 
 /** Header classes the hop cares about. Everything else is H_OTHER and passes through untouched. */
 export const H_OTHER = 0;
@@ -45,7 +56,10 @@ export const H_X_REAL_IP = 9;
 export const H_XF_PROTO = 10;
 export const H_XF_PORT = 11;
 export const H_XF_HOST = 12;
-/** Other "this is the client" headers read by common libraries (request-ip, CDNs): spoofable here. */
+/**
+ * Every other field that a framework, client-IP library or CDN convention reads as the client's
+ * address or scheme (forwarding-fields.ts): spoofable here.
+ */
 export const H_CLIENT_IP = 13;
 /** X-Realip-*: our own TLV headers; only we may set them. */
 export const H_REALIP = 14;
@@ -54,6 +68,30 @@ export const H_REALIP = 14;
  * CGI-style stacks. Framing must never depend on who reads it: refused with 400.
  */
 export const H_AMBIGUOUS = 15;
+/**
+ * Removed in every policy: HTTP2-Settings, and Upgrade fields that ask for anything but WebSocket.
+ * An upgrade to h2c (or TLS, or anything else) would switch the connection to a protocol whose
+ * requests the hop cannot rewrite: every HTTP/2 stream after the 101 would carry whatever
+ * x-forwarded-for the client wrote (Envoy strips h2c upgrades for the same reason). Without its
+ * Upgrade field the request is an ordinary one and the app answers it as such.
+ */
+export const H_STRIP = 16;
+
+const ROLE_CLASS: Readonly<Record<FieldRole, number>> = {
+  [F_XFF]: H_XFF,
+  [F_FORWARDED]: H_FORWARDED,
+  [F_X_REAL_IP]: H_X_REAL_IP,
+  [F_XF_PROTO]: H_XF_PROTO,
+  [F_XF_PORT]: H_XF_PORT,
+  [F_XF_HOST]: H_XF_HOST,
+  [F_OTHER]: H_CLIENT_IP,
+};
+
+/** The forwarding fields by name length: one short list to compare against per field line. */
+const FORWARDING_BY_LENGTH: { readonly name: Buffer; readonly cls: number }[][] = [];
+for (const f of FORWARDING_FIELDS) {
+  (FORWARDING_BY_LENGTH[f.name.length] ??= []).push({ name: latin1(f.name), cls: ROLE_CLASS[f.role] });
+}
 
 const N = {
   contentLength: latin1('content-length'),
@@ -62,16 +100,8 @@ const N = {
   upgrade: latin1('upgrade'),
   expect: latin1('expect'),
   host: latin1('host'),
-  xff: latin1('x-forwarded-for'),
-  forwarded: latin1('forwarded'),
-  xRealIp: latin1('x-real-ip'),
-  xfProto: latin1('x-forwarded-proto'),
-  xfPort: latin1('x-forwarded-port'),
-  xfHost: latin1('x-forwarded-host'),
-  xClientIp: latin1('x-client-ip'),
-  trueClientIp: latin1('true-client-ip'),
-  xClusterClientIp: latin1('x-cluster-client-ip'),
-  cfConnectingIp: latin1('cf-connecting-ip'),
+  http2Settings: latin1('http2-settings'),
+  websocket: latin1('websocket'),
   realipPrefix: latin1('x-realip-'),
   chunked: latin1('chunked'),
   close: latin1('close'),
@@ -82,7 +112,8 @@ const N = {
 
 /** Classifies a field name (already validated as a token). Dispatch on length, then compare. */
 export function classify(buf: Buffer, s: number, e: number): number {
-  switch (e - s) {
+  const len = e - s;
+  switch (len) {
     case 4:
       if (eqLower(buf, s, e, N.host)) return H_HOST;
       break;
@@ -92,44 +123,54 @@ export function classify(buf: Buffer, s: number, e: number): number {
     case 7:
       if (eqLower(buf, s, e, N.upgrade)) return H_UPGRADE;
       break;
-    case 9:
-      if (eqFold(buf, s, e, N.forwarded)) return H_FORWARDED;
-      if (eqFold(buf, s, e, N.xRealIp)) return H_X_REAL_IP;
-      break;
     case 10:
       if (eqLower(buf, s, e, N.connection)) return H_CONNECTION;
       break;
-    case 11:
-      if (eqFold(buf, s, e, N.xClientIp)) return H_CLIENT_IP;
-      break;
     case 14:
       if (eqLower(buf, s, e, N.contentLength)) return H_CONTENT_LENGTH;
-      if (eqFold(buf, s, e, N.trueClientIp)) return H_CLIENT_IP;
-      break;
-    case 15:
-      if (eqFold(buf, s, e, N.xff)) return H_XFF;
-      break;
-    case 16:
-      if (eqFold(buf, s, e, N.xfPort)) return H_XF_PORT;
-      if (eqFold(buf, s, e, N.xfHost)) return H_XF_HOST;
-      if (eqFold(buf, s, e, N.cfConnectingIp)) return H_CLIENT_IP;
+      if (eqFold(buf, s, e, N.http2Settings)) return H_STRIP;
       break;
     case 17:
       if (eqLower(buf, s, e, N.transferEncoding)) return H_TRANSFER_ENCODING;
-      if (eqFold(buf, s, e, N.xfProto)) return H_XF_PROTO;
       break;
-    case 19:
-      if (eqFold(buf, s, e, N.xClusterClientIp)) return H_CLIENT_IP;
-      break;
+  }
+  const candidates = FORWARDING_BY_LENGTH[len];
+  if (candidates !== undefined) {
+    for (let k = 0; k < candidates.length; k++) {
+      const c = candidates[k]!;
+      if (eqFold(buf, s, e, c.name)) return c.cls;
+    }
   }
   if (startsFold(buf, s, e, N.realipPrefix)) return H_REALIP;
   // The underscore spelling of a framing field: refused (see H_AMBIGUOUS).
   if (
-    (e - s === 14 && eqFold(buf, s, e, N.contentLength)) ||
-    (e - s === 17 && eqFold(buf, s, e, N.transferEncoding))
+    (len === 14 && eqFold(buf, s, e, N.contentLength)) ||
+    (len === 17 && eqFold(buf, s, e, N.transferEncoding))
   )
     return H_AMBIGUOUS;
   return H_OTHER;
+}
+
+/**
+ * True when every protocol an Upgrade value names is WebSocket (RFC 9110 7.8: a comma-separated
+ * list of `name[/version]`). An empty or malformed value is not.
+ */
+export function upgradeIsWebSocket(buf: Buffer, vs: number, ve: number): boolean {
+  let p = vs;
+  let any = false;
+  while (p < ve) {
+    while (p < ve && (buf[p] === SP || buf[p] === HTAB || buf[p] === COMMA)) p++;
+    if (p >= ve) break;
+    const cs = p;
+    while (p < ve && CLASS[buf[p]!]! & TCHAR) p++;
+    const ce = p;
+    // An optional "/version": WebSocket has none, so any version makes it another protocol.
+    while (p < ve && (buf[p] === SP || buf[p] === HTAB)) p++;
+    if (p < ve && buf[p] !== COMMA) return false;
+    if (!eqLower(buf, cs, ce, N.websocket)) return false;
+    any = true;
+  }
+  return any;
 }
 
 export const M_OTHER = 0;
@@ -228,6 +269,7 @@ export class RequestHead {
     let teLastChunked = false;
     let connClose = false;
     let connKeepAlive = false;
+    let upgradeOther = false;
     const lines = this.lines;
     let n = 0;
     for (;;) {
@@ -291,6 +333,7 @@ export class RequestHead {
         }
         case H_UPGRADE:
           this.upgrade = true;
+          if (!upgradeIsWebSocket(buf, vs, ve)) upgradeOther = true;
           break;
         case H_EXPECT:
           if (eqLower(buf, vs, ve, N.continue100)) this.expectContinue = true;
@@ -319,8 +362,15 @@ export class RequestHead {
       if (teOther) return this.fail(501, 'HTTP_UNSUPPORTED_TRANSFER_ENCODING');
       this.chunked = true;
     }
-    if (this.method === M_CONNECT && (te || this.contentLength >= 0))
-      return this.fail(400, 'HTTP_CONNECT_WITH_BODY');
+    // The app is an origin server, not a proxy: a CONNECT answered 2xx by a catch-all handler
+    // would become a blind tunnel, and every request after it would reach the app unrewritten.
+    // nginx answers 405 and HAProxy 400 to the same bytes.
+    if (this.method === M_CONNECT) return this.fail(405, 'HTTP_CONNECT_REFUSED');
+    if (upgradeOther) {
+      // Not WebSocket (h2c, TLS/1.0, ...): every Upgrade field goes, and the request is ordinary.
+      for (let k = 0; k < n; k += 5) if (lines[k + 2] === H_UPGRADE) lines[k + 2] = H_STRIP;
+      this.upgrade = false;
+    }
     this.close = this.version === 11 ? connClose : !connKeepAlive || connClose;
     return true;
   }

@@ -2,7 +2,7 @@
  * Observes the app's responses without changing a byte: it parses only response heads (status,
  * Content-Length, Transfer-Encoding, Connection) and tracks body framing, so that the hop knows
  *   - which request a response answers (a FIFO of request kinds; responses come in request order),
- *   - whether an Upgrade request got 101 or a CONNECT got 2xx (the connection becomes a tunnel),
+ *   - whether an Upgrade request got 101 (the connection becomes a tunnel),
  *     or was refused (the connection stays HTTP and later requests are still rewritten),
  *   - whether a request is still waiting for its response head (504 after --app-timeout, 502 when
  *     the app closes before answering), and when a connection is idle (drain).
@@ -17,7 +17,6 @@ import { findBlockEnd } from './trailer.ts';
 /** Request kinds in the FIFO. */
 export const K_HEAD = 1;
 export const K_UPGRADE = 2;
-export const K_CONNECT = 4;
 
 /** Events returned by feed() (a bitmask: several responses may complete in one chunk). */
 export const E_TUNNEL = 1;
@@ -195,13 +194,7 @@ export class ResponseTracker {
       return 0;
     }
     let events = 0;
-    if (kind & (K_UPGRADE | K_CONNECT)) {
-      if (kind & K_CONNECT && status < 300) {
-        this.state = R_TUNNEL;
-        return E_TUNNEL;
-      }
-      events |= E_REFUSED;
-    }
+    if (kind & K_UPGRADE) events |= E_REFUSED;
     // Header lines: only the three that frame the body or announce a close.
     let cl = -1;
     let clBad = false;

@@ -2,14 +2,15 @@
  * Rewrites a parsed request head: removes the forwarding fields the client supplied and adds ours.
  *
  * Policy `replace` (default): the edge is L4, so every forwarding field in the request came from
- * the client and is spoofable. All of these are removed, in any casing and any number of copies:
- *   X-Forwarded-For, X-Real-IP, Forwarded, X-Forwarded-Port, X-Forwarded-Proto, X-Forwarded-Host,
- *   X-Client-IP, True-Client-IP, X-Cluster-Client-IP, CF-Connecting-IP, X-Realip-*
+ * the client and is spoofable. Every field that a common framework, client-IP library or CDN
+ * convention reads as the client's address or scheme (the list: forwarding-fields.ts) is removed,
+ * in any casing, any number of copies and the underscore spelling; so is X-Realip-*.
  * Policy `append` (an L7 hop the operator trusts sits in front of the edge): X-Forwarded-For and
  * Forwarded keep the client's values and get ours appended (all copies merged into one field, in
  * order, which RFC 9110 5.3 makes equivalent); X-Real-IP and X-Realip-* are replaced; the other
  * fields pass through and X-Forwarded-Proto / X-Forwarded-Port are added only when absent.
- * Then, in both policies:
+ * In both policies HTTP2-Settings, and Upgrade fields asking for anything but WebSocket, are
+ * removed (H_STRIP: no upgrade to a protocol whose requests the hop cannot rewrite). Then:
  *   X-Forwarded-For: <client>   X-Real-IP: <client>   Forwarded: for=<client> (RFC 7239: IPv6 as
  *   for="[2001:db8::7]")   X-Forwarded-Port: <destination port>   X-Forwarded-Proto: http
  * plus the configured TLV headers (see tlv-headers.ts). The block is built once per connection.
@@ -20,6 +21,7 @@ import {
   H_CLIENT_IP,
   H_FORWARDED,
   H_REALIP,
+  H_STRIP,
   H_X_REAL_IP,
   H_XF_HOST,
   H_XF_PORT,
@@ -37,8 +39,9 @@ const DROP_REPLACE =
   (1 << H_XF_PORT) |
   (1 << H_XF_HOST) |
   (1 << H_CLIENT_IP) |
-  (1 << H_REALIP);
-const DROP_APPEND = (1 << H_XFF) | (1 << H_FORWARDED) | (1 << H_X_REAL_IP) | (1 << H_REALIP);
+  (1 << H_REALIP) |
+  (1 << H_STRIP);
+const DROP_APPEND = (1 << H_XFF) | (1 << H_FORWARDED) | (1 << H_X_REAL_IP) | (1 << H_REALIP) | (1 << H_STRIP);
 
 export function forwardedFor(client: ClientEndpoint): string {
   return client.family === 6 ? `for="[${client.address}]"` : `for=${client.address}`;

@@ -124,8 +124,14 @@ const REFUSED: [string, string, number, string][] = [
   [
     'CONNECT with body',
     'CONNECT a:443 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc',
-    400,
-    'HTTP_CONNECT_WITH_BODY',
+    405,
+    'HTTP_CONNECT_REFUSED',
+  ],
+  [
+    'CONNECT then a smuggled request with a forged X-Forwarded-For',
+    'CONNECT / HTTP/1.1\r\nHost: a\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n',
+    405,
+    'HTTP_CONNECT_REFUSED',
   ],
 ];
 
@@ -203,7 +209,7 @@ test('431 for an oversized head, whether it arrives at once or byte by byte', as
 });
 
 test('408 when a request head is not completed in time', async (t) => {
-  const { hop } = await rawHop(t, undefined, { headerTimeoutMs: 200 });
+  const { hop } = await rawHop(t, undefined, { requestHeadTimeoutMs: 200 });
   const c = send(hop.port, 'GET / HTTP/1.1\r\nHost: a\r\n');
   const t0 = Date.now();
   assert.match(await c.waitClosed(), /^HTTP\/1.1 408 .*HTTP_HEAD_TIMEOUT/s);

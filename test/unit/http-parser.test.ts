@@ -57,6 +57,7 @@ test('request heads: framing, method, version and close are read', () => {
   assert.equal(h.close, false);
   h = parse('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n');
   assert.equal(h.method, M_CONNECT);
+  assert.equal(h.status, 405);
   h = parse('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nExpect: 100-Continue\r\n\r\n');
   assert.equal(h.upgrade, true);
   assert.equal(h.expectContinue, true);
@@ -101,7 +102,8 @@ test('request heads: refusals carry status and code', () => {
     ['GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'HTTP_BAD_REQUEST_LINE'],
     ['GET / HTTP/1.1\r\n\r\n', 400, 'HTTP_BAD_HOST'],
     ['GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n', 400, 'HTTP_BAD_HOST'],
-    ['CONNECT a:1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'HTTP_CONNECT_WITH_BODY'],
+    ['CONNECT a:1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', 405, 'HTTP_CONNECT_REFUSED'],
+    ['CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n', 405, 'HTTP_CONNECT_REFUSED'],
   ];
   for (const [text, status, code] of cases) {
     const h = parse(text);
