@@ -36,8 +36,14 @@ function spellings(name: string): string[] {
 test('replace (default): every listed field is removed in every spelling; only ours remain', () => {
   for (const f of FORWARDING_FIELDS) {
     for (const spelled of spellings(f.name)) {
-      const { out } = rewrite('replace', `GET / HTTP/1.1\r\nHost: a\r\n${spelled}: 6.6.6.6\r\n${spelled}: on\r\n\r\n`);
-      assert.ok(!out.includes('6.6.6.6') && !out.includes(': on'), `${spelled} passed: ${JSON.stringify(out)}`);
+      const { out } = rewrite(
+        'replace',
+        `GET / HTTP/1.1\r\nHost: a\r\n${spelled}: 6.6.6.6\r\n${spelled}: on\r\n\r\n`,
+      );
+      assert.ok(
+        !out.includes('6.6.6.6') && !out.includes(': on'),
+        `${spelled} passed: ${JSON.stringify(out)}`,
+      );
       assert.deepEqual(names(out), [
         'host',
         'x-forwarded-for',
