@@ -28,6 +28,8 @@ const NON_READERS = size('non_readers', 20, 50);
 const BIG_BYTES = 16 * 1024 * 1024;
 const HEADER_TIMEOUT_MS = 2000;
 const IDLE_TIMEOUT_MS = 3000;
+/** A request head, counted from the hand-off after the PROXY header (so: also a header then nothing). */
+const REQUEST_HEAD_TIMEOUT_MS = 3000;
 /** The sweep runs every <= 500 ms here, and a loaded 2-core machine delays the event loop: closes may come this late. */
 const LATE_SLACK_MS = 5000;
 /**
@@ -67,8 +69,8 @@ const KINDS: readonly { kind: Kind; share: number; timeoutMs: number }[] = [
   { kind: 'nothing', share: 0.3, timeoutMs: HEADER_TIMEOUT_MS },
   { kind: 'byte-a-second', share: 0.2, timeoutMs: HEADER_TIMEOUT_MS },
   { kind: 'partial-proxy', share: 0.2, timeoutMs: HEADER_TIMEOUT_MS },
-  { kind: 'slow-request-head', share: 0.2, timeoutMs: HEADER_TIMEOUT_MS },
-  { kind: 'idle-after-header', share: 0.1, timeoutMs: IDLE_TIMEOUT_MS },
+  { kind: 'slow-request-head', share: 0.2, timeoutMs: REQUEST_HEAD_TIMEOUT_MS },
+  { kind: 'idle-after-header', share: 0.1, timeoutMs: REQUEST_HEAD_TIMEOUT_MS },
 ];
 
 const V1 = encodeV1({
@@ -116,7 +118,7 @@ function slowClient(kind: Kind, timeoutMs: number, port: number, i: number): Pro
           s.write((i % 2 ? V1 : V2).subarray(0, 1 + (i % 10)));
           break;
         case 'slow-request-head':
-          // The request-head timeout runs from the first byte of the head.
+          // The request-head timeout runs from the hand-off after the PROXY header.
           s.write(V2);
           dribble(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: 1\r\n\r\n'));
           break;
@@ -186,7 +188,14 @@ describe(`slow and idle clients: ${SLOW} slow connections, ${NON_READERS} non-re
     port = await freePort();
     sidecar = await startSidecar({
       listeners: [`http:${port}:${(app.address() as net.AddressInfo).port}`],
-      args: ['--header-timeout', String(HEADER_TIMEOUT_MS), '--idle-timeout', String(IDLE_TIMEOUT_MS)],
+      args: [
+        '--header-timeout',
+        String(HEADER_TIMEOUT_MS),
+        '--request-head-timeout',
+        String(REQUEST_HEAD_TIMEOUT_MS),
+        '--idle-timeout',
+        String(IDLE_TIMEOUT_MS),
+      ],
     });
   });
 
