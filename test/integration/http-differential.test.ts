@@ -24,6 +24,11 @@ const base = fc.constantFrom(
   'POST /d HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-FORWARDED-FOR: 6.6.6.6\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
   'GET /e HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 6.6.6.7\r\n\r\n',
   'GET /f HTTP/1.0\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: keep-alive\r\n\r\n',
+  // Issue 11: a CONNECT that a catch-all app would tunnel, with a smuggled request behind it.
+  'CONNECT / HTTP/1.1\r\nHost: a\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n',
+  // Issue 11: an h2c upgrade, then what would be the next request on the same connection.
+  'GET /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+    'HTTP2-Settings: AAMAAABkAAQAAP__\r\nX-Forwarded-For: 6.6.6.6\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nX-Real-IP: 6.6.6.6\r\n\r\n',
 );
 
 const INSERTS = [
@@ -81,6 +86,16 @@ test('mutated requests: llhttp never sees a forged forwarding field or a request
     req.on('error', () => {});
   });
   app.on('clientError', (_err, socket) => socket.destroy());
+  // A CONNECT or an upgrade that reaches the app bypasses the request handler above: both are
+  // violations here (no base request asks for WebSocket).
+  app.on('connect', (req, socket) => {
+    violations.push(`${JSON.stringify(current)} -> CONNECT ${req.url} reached the app`);
+    socket.destroy();
+  });
+  app.on('upgrade', (req, socket) => {
+    violations.push(`${JSON.stringify(current)} -> upgrade to ${req.headers.upgrade} reached the app`);
+    socket.destroy();
+  });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const hop = await startHop((app.address() as net.AddressInfo).port);
   t.after(async () => {
@@ -143,7 +158,7 @@ test('mutated requests: nginx never logs a forged forwarding field for a request
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1; events { worker_connections 256; }
-http { log_format f '$status|$http_x_forwarded_for|$http_x_real_ip|$http_forwarded|$request_uri';
+http { log_format f '$status|$http_x_forwarded_for|$http_x_real_ip|$http_forwarded|$request_uri|$http_upgrade|$request_method';
   access_log ${log} f; client_body_temp_path ${dir}/body;
   server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }`,
   );
@@ -188,8 +203,10 @@ http { log_format f '$status|$http_x_forwarded_for|$http_x_real_ip|$http_forward
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   const served = lines.filter((l) => l.startsWith('2'));
   const bad = served.filter((l) => {
-    const [, xff, real, fwd] = l.split('|');
-    return xff !== CLIENT || real !== CLIENT || fwd !== `for=${CLIENT}`;
+    const [, xff, real, fwd, , upgrade, method] = l.split('|');
+    return (
+      xff !== CLIENT || real !== CLIENT || fwd !== `for=${CLIENT}` || upgrade !== '-' || method === 'CONNECT'
+    );
   });
   assert.deepEqual(
     bad.slice(0, 5),
