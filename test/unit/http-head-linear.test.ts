@@ -20,7 +20,11 @@ async function socketPair(): Promise<{ ours: net.Socket; theirs: net.Socket; clo
   theirs.on('error', () => {});
   const ours = await accepted;
   ours.pause();
-  return { ours, theirs, close: () => (theirs.destroy(), server.close()) };
+  const close = () => {
+    theirs.destroy();
+    server.close();
+  };
+  return { ours, theirs, close };
 }
 
 /** CPU microseconds the hop spends on a head of `bytes` bytes fed one byte per event. */
