@@ -38,6 +38,8 @@ export const Env = Object.freeze({
   emit: 'REALIP_EMIT',
   redirectFrom: 'REALIP_REDIRECT_FROM',
   logLevel: 'REALIP_LOG_LEVEL',
+  /** JSON: /app-health/<container>/<livez|readyz|startupz> -> original probe (common/app-probes.ts). */
+  appProbes: 'REALIP_APP_PROBES',
 });
 
 /** Listener modes. */
@@ -107,18 +109,21 @@ export function parsePort(text: string): number | undefined {
 }
 
 /**
- * Health checks in redirect mode (Istio's design): the webhook rewrites an app container's httpGet
- * and tcpSocket probes that target an intercepted port to the sidecar's admin port, and the sidecar
- * performs the check against the app on localhost (no PROXY header needed, nothing redirected).
- *   GET /app-health/http/{appPort}{path}  -> HTTP GET http://APP_HOST:{appPort}{path}; 2xx/3xx = ok
- *   GET /app-health/tcp/{appPort}         -> TCP connect to APP_HOST:{appPort}
+ * Health checks in redirect mode (Istio's design): probes on intercepted ports are pointed at the
+ * sidecar's admin port, which performs the original probes it received in REALIP_APP_PROBES.
+ * Paths, JSON shape and validation: common/app-probes.ts.
  */
-export const APP_HEALTH_PREFIX = '/app-health';
-export function appHealthPath(kind: 'http' | 'tcp', appPort: number, path = '/'): string {
-  return kind === 'http'
-    ? `${APP_HEALTH_PREFIX}/http/${appPort}${path.startsWith('/') ? path : `/${path}`}`
-    : `${APP_HEALTH_PREFIX}/tcp/${appPort}`;
-}
+export {
+  APP_HEALTH_PREFIX,
+  APP_PROBE_SUFFIXES,
+  type AppProbe,
+  type AppProbeKind,
+  type AppProbeMap,
+  type AppProbesJson,
+  appHealthPath,
+  checkAppProbe,
+  parseAppProbes,
+} from './app-probes.ts';
 
 /** The sidecar's admin endpoints on REALIP_ADMIN_PORT (the webhook points the sidecar's probes here). */
 export const SidecarAdminPaths = Object.freeze({

@@ -1,19 +1,21 @@
 /**
  * The admin server: /healthz (the process is alive), /readyz (listening and not draining),
- * /metrics (Prometheus), and /app-health/... which performs the app's own probes against the app
- * on localhost for kubelet (see appHealthPath in common/contract.ts).
+ * /metrics (Prometheus), and the app probes the webhook rewrote (REALIP_APP_PROBES): each
+ * /app-health/<container>/<kind> performs exactly its original probe against the app on localhost
+ * (common/app-probes.ts). The port binds :: for kubelet, so every other pod can reach it too:
+ * no other path does anything, and nothing from the caller's request reaches the app.
  */
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import { APP_HEALTH_PREFIX } from '../common/contract.ts';
+import { APP_HEALTH_PREFIX, type AppProbeMap } from '../common/app-probes.ts';
 import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
+import { runAppProbe } from './app-probe.ts';
 import type { SidecarMetrics } from './metrics.ts';
 
 // require(), not import: an ESM import of a builtin reads every export, and node:http's lazy ones
 // (undici's fetch, WebSocket, ...) cost ~13 MB of RSS in every pod. The CommonJS path does not.
-const { createServer, get: httpGet } = createRequire(import.meta.url)('node:http') as typeof http;
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof http;
 
 export interface AdminState {
   ready: boolean;
@@ -23,7 +25,8 @@ export interface AdminOptions {
   readonly port: number;
   readonly host: string;
   readonly appHost: string;
-  readonly probeTimeoutMs: number;
+  /** Path -> original probe; the only /app-health paths served. */
+  readonly probes: AppProbeMap;
   readonly metrics: SidecarMetrics;
   readonly log: Logger;
   readonly state: AdminState;
@@ -46,9 +49,20 @@ export async function startAdmin(o: AdminOptions): Promise<http.Server> {
       res.end(o.metrics.registry.render());
       return;
     }
-    if (url.startsWith(`${APP_HEALTH_PREFIX}/`))
-      return appHealth(url.slice(APP_HEALTH_PREFIX.length), req, res, o);
-    send(res, 404, 'not found\n');
+    const probe = o.probes.get(url);
+    if (probe !== undefined) {
+      void runAppProbe(probe, o.appHost).then((r) => {
+        if (!r.ok) o.log.debug({ path: url, detail: r.detail }, 'app probe failed');
+        if (!res.destroyed) send(res, r.ok ? 200 : 503, `${r.detail}\n`);
+      });
+      return;
+    }
+    // Stable codes, and the caller's path is not echoed back.
+    if (url === APP_HEALTH_PREFIX || url.startsWith(`${APP_HEALTH_PREFIX}/`)) {
+      send(res, 404, 'ADMIN_UNKNOWN_PROBE: no app probe is configured at this path\n');
+      return;
+    }
+    send(res, 404, 'ADMIN_NOT_FOUND: expected /healthz, /readyz, /metrics or a configured probe\n');
   });
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
@@ -72,47 +86,4 @@ function send(res: http.ServerResponse, status: number, body: string): void {
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
-}
-
-function appHealth(rest: string, req: http.IncomingMessage, res: http.ServerResponse, o: AdminOptions): void {
-  const m = /^\/(http|tcp)\/([1-9][0-9]{0,4})(\/.*)?$/.exec(rest);
-  const port = m ? Number(m[2]) : 0;
-  if (!m || port > 65535) {
-    send(res, 400, 'expected /app-health/http/PORT/PATH or /app-health/tcp/PORT\n');
-    return;
-  }
-  if (m[1] === 'tcp') {
-    const s = net.connect({ host: o.appHost, port });
-    const timer = setTimeout(() => s.destroy(new Error('timeout')), o.probeTimeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.destroy();
-      send(res, 200, 'ok\n');
-    });
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      send(res, 503, `app port ${port}: ${err.message}\n`);
-    });
-    return;
-  }
-  const path = m[3] ?? '/';
-  const headers: http.OutgoingHttpHeaders = {};
-  // kubelet sends the probe's httpHeaders to us; pass them on, but not hop-by-hop ones.
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (k !== 'connection' && k !== 'host' && k !== 'keep-alive' && v !== undefined) headers[k] = v;
-  }
-  headers.host = `${o.appHost.includes(':') ? `[${o.appHost}]` : o.appHost}:${port}`;
-  const probe = httpGet(
-    { host: o.appHost, port, path, headers, timeout: o.probeTimeoutMs, agent: false },
-    (r) => {
-      r.resume();
-      const status = r.statusCode ?? 0;
-      // kubelet's rule: 200 <= status < 400 is success.
-      send(res, status >= 200 && status < 400 ? 200 : 503, `app answered ${status}\n`);
-    },
-  );
-  probe.on('timeout', () => probe.destroy(new Error(`no answer within ${o.probeTimeoutMs} ms`)));
-  probe.on('error', (err) => {
-    if (!res.headersSent) send(res, 503, `app port ${port}: ${err.message}\n`);
-  });
 }

@@ -2,6 +2,7 @@
  * The sidecar's configuration: parsed once from flags and REALIP_* variables into a frozen object.
  * Every problem is reported at once; the process exits before listening.
  */
+import { type AppProbeMap, parseAppProbes } from '../common/app-probes.ts';
 import { CidrSet } from '../common/cidr.ts';
 import {
   Defaults,
@@ -56,6 +57,8 @@ export interface SidecarConfig {
   readonly emit: EmitVersion;
   /** tcp hop: TLV types (numbers) passed through to the app. */
   readonly passTlvs: readonly number[];
+  /** Admin port: the app probes it performs for kubelet (written by the webhook). */
+  readonly appProbes: AppProbeMap;
 }
 
 /**
@@ -177,6 +180,11 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
     help: 'comma-separated TLV types (e.g. 0x02,0xea) passed to the app (tcp)',
   },
   { flag: 'log-level', env: Env.logLevel, default: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
+  {
+    flag: 'app-probes',
+    env: Env.appProbes,
+    help: 'JSON /app-health/<container>/<livez|readyz|startupz> -> probe, served on the admin port (written by the webhook)',
+  },
 ];
 
 export const SIDECAR_USAGE = renderHelp(
@@ -304,6 +312,9 @@ export function parseSidecarConfig(
     else passTlvs.push(n);
   }
 
+  const appProbes = parseAppProbes(raw.values[Env.appProbes] ?? '');
+  for (const p of appProbes.problems) problems.push(`--app-probes / ${Env.appProbes}: ${p}`);
+
   const config: SidecarConfig = {
     listeners,
     appHost: raw.values[Env.appHost] ?? Defaults.appHost,
@@ -330,6 +341,7 @@ export function parseSidecarConfig(
     idleTimeoutMs: intOrZero('REALIP_IDLE_TIMEOUT_MS', DEFAULT_IDLE_TIMEOUT_MS),
     emit,
     passTlvs,
+    appProbes: appProbes.probes,
   };
   for (const l of listeners) {
     if (l.listenPort === config.adminPort)

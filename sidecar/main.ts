@@ -44,7 +44,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       port: config.adminPort,
       host: config.adminHost,
       appHost: config.appHost,
-      probeTimeoutMs: 10000,
+      probes: config.appProbes,
       metrics,
       log,
       state,

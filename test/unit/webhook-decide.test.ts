@@ -1,7 +1,14 @@
 // The decision and the sidecar spec: ports and modes, annotations, security contexts, probes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appHealthPath, Defaults, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import {
+  appHealthPath,
+  Defaults,
+  Env,
+  INIT_CONTAINER,
+  parseAppProbes,
+  SIDECAR_CONTAINER,
+} from '../../common/contract.ts';
 import {
   decide,
   type InjectionDefaults,
@@ -250,23 +257,91 @@ test('port names: at most 15 characters, unique, numeric fallback', () => {
 test('redirect mode: probes on intercepted ports (by name or number) go to the admin port; others stay', () => {
   const p = pod();
   const c = p.spec.containers[0]!;
-  c.livenessProbe = { httpGet: { path: '/live?x=1', port: 'http-api' }, periodSeconds: 3 };
+  c.livenessProbe = {
+    httpGet: { path: '/live?x=1', port: 'http-api', httpHeaders: [{ name: 'X-Probe', value: 'y' }] },
+    periodSeconds: 3,
+    timeoutSeconds: 2,
+  };
   c.readinessProbe = { tcpSocket: { port: 5432 }, periodSeconds: 4 };
   c.startupProbe = { httpGet: { path: '/s', port: 9999 } };
   const { pod: out, status } = mutatePod(p, plan(p));
   const app = out.spec.containers[0]!;
+  // The app container's probes carry no port, path or header of the app: only the admin path.
   assert.deepEqual(app.livenessProbe, {
-    httpGet: { path: appHealthPath('http', 8080, '/live?x=1'), port: Defaults.adminPort, scheme: 'HTTP' },
+    httpGet: { path: appHealthPath('app', 'livenessProbe'), port: Defaults.adminPort, scheme: 'HTTP' },
     periodSeconds: 3,
+    timeoutSeconds: 2,
   });
+  assert.equal(appHealthPath('app', 'livenessProbe'), '/app-health/app/livez');
   assert.deepEqual(app.readinessProbe, {
-    httpGet: { path: appHealthPath('tcp', 5432), port: Defaults.adminPort, scheme: 'HTTP' },
+    httpGet: { path: '/app-health/app/readyz', port: Defaults.adminPort, scheme: 'HTTP' },
     periodSeconds: 4,
   });
   assert.deepEqual(app.startupProbe, { httpGet: { path: '/s', port: 9999 } });
   assert.deepEqual(status.probes, {
     app: { livenessProbe: c.livenessProbe, readinessProbe: c.readinessProbe },
   });
+  // The sidecar gets the exact original probes, named ports resolved, in REALIP_APP_PROBES.
+  const env = (out.spec.initContainers![1]!.env as { name: string; value: string }[]).find(
+    (e) => e.name === Env.appProbes,
+  );
+  assert.ok(env, `${Env.appProbes} is set on the sidecar`);
+  assert.deepEqual(JSON.parse(env.value), {
+    '/app-health/app/livez': {
+      httpGet: {
+        port: 8080,
+        path: '/live?x=1',
+        scheme: 'HTTP',
+        httpHeaders: [{ name: 'X-Probe', value: 'y' }],
+      },
+      timeoutSeconds: 2,
+    },
+    '/app-health/app/readyz': { tcpSocket: { port: 5432 }, timeoutSeconds: 1 },
+  });
+  const parsed = parseAppProbes(env.value);
+  assert.deepEqual(parsed.problems, []);
+  assert.equal(parsed.probes.size, 2);
+});
+
+test('redirect mode: each container gets its own paths; no probes, no REALIP_APP_PROBES', () => {
+  const containers = [
+    {
+      name: 'web',
+      image: 'w',
+      ports: [{ containerPort: 8080 }],
+      readinessProbe: { httpGet: { port: 8080 } },
+    },
+    {
+      name: 'db',
+      image: 'd',
+      ports: [{ containerPort: 5432 }],
+      readinessProbe: { tcpSocket: { port: 5432 } },
+    },
+  ];
+  const p = pod({}, containers);
+  const out = mutatePod(p, plan(p)).pod;
+  const sidecar = [...(out.spec.initContainers ?? []), ...out.spec.containers].find(
+    (x) => x.name === SIDECAR_CONTAINER,
+  )!;
+  const env = (sidecar.env as { name: string; value: string }[]).find((e) => e.name === Env.appProbes)!;
+  assert.deepEqual(Object.keys(JSON.parse(env.value)), ['/app-health/web/readyz', '/app-health/db/readyz']);
+  assert.equal(JSON.parse(env.value)['/app-health/web/readyz'].httpGet.path, '/');
+
+  const bare = pod({}, [{ name: 'a', image: 'a', ports: [{ containerPort: 8080 }] }]);
+  const outBare = mutatePod(bare, plan(bare)).pod;
+  const all = [...(outBare.spec.initContainers ?? []), ...outBare.spec.containers];
+  for (const x of all) {
+    assert.ok(!((x.env ?? []) as { name: string }[]).some((e) => e.name === Env.appProbes));
+  }
+});
+
+test('a probe header the sidecar could not send leaves the probe unchanged, with a warning', () => {
+  const p = pod();
+  const probe = { httpGet: { path: '/', port: 8080, httpHeaders: [{ name: 'Bad Name', value: 'x' }] } };
+  p.spec.containers[0]!.livenessProbe = probe;
+  const { pod: out, warnings } = mutatePod(p, plan(p));
+  assert.deepEqual(out.spec.containers[0]!.livenessProbe, probe);
+  assert.match(warnings.join('\n'), /livenessProbe: probe left unchanged.*httpHeaders\[0\]\.name/);
 });
 
 test('HTTPS probes on intercepted ports are left alone, with a warning', () => {

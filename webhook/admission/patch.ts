@@ -3,11 +3,19 @@
  * diff (Pepr's clone-mutate-diff). `realip inject` uses `mutatePod` directly, so the webhook's
  * patch and the offline output cannot differ.
  */
-import { Annotations, appHealthPath, Defaults, formatListener } from '../../common/contract.ts';
+import {
+  Annotations,
+  type AppProbe,
+  type AppProbeKind,
+  appHealthPath,
+  checkAppProbe,
+  Defaults,
+  formatListener,
+} from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
 import type { Plan } from './decide.ts';
 import { cloneJson, diff, type PatchOp } from './json-patch.ts';
-import { type Container, type Json, type JsonObject, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
+import { type Container, type Json, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
 import { initContainer, sidecarContainer, sidecarPortNames } from './sidecar-spec.ts';
 
 /** What was injected, stored as JSON in the realip.dev/status annotation. */
@@ -33,17 +41,17 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
   const taken = [...spec.containers, ...(spec.initContainers ?? [])].flatMap((c) =>
     (c.ports ?? []).map((p) => p.name).filter((n): n is string => typeof n === 'string'),
   );
-  const sidecar = sidecarContainer(plan, sidecarPortNames(plan.listeners, taken));
   const init = plan.steering === 'redirect' ? [initContainer(plan)] : [];
 
   let probes: Record<string, Record<string, Json>> | undefined;
+  let appProbes: Record<string, AppProbe> | undefined;
   if (plan.steering === 'redirect') {
     const intercepted = new Set(plan.listeners.map((l) => l.appPort));
     for (const c of spec.containers) {
       for (const kind of PROBE_KINDS) {
         const probe = c[kind];
         if (probe === undefined || probe === null) continue;
-        const rewritten = rewriteProbe(c, probe, intercepted);
+        const rewritten = rewriteProbe(c, kind, probe, intercepted);
         if (typeof rewritten === 'string') {
           warnings.push(`container ${c.name} ${kind}: ${rewritten}`);
           continue;
@@ -51,10 +59,12 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
         if (rewritten === undefined) continue;
         probes ??= {};
         (probes[c.name] ??= {})[kind] = probe as unknown as Json;
-        c[kind] = rewritten;
+        (appProbes ??= {})[rewritten.path] = rewritten.original;
+        c[kind] = rewritten.probe;
       }
     }
   }
+  const sidecar = sidecarContainer(plan, sidecarPortNames(plan.listeners, taken), appProbes);
 
   if (plan.native) {
     spec.initContainers = [...init, sidecar, ...(spec.initContainers ?? [])];
@@ -94,17 +104,35 @@ function resolvePort(c: Container, port: number | string): number | undefined {
   return c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
+/** kubelet's default when timeoutSeconds is unset. */
+const DEFAULT_PROBE_TIMEOUT_SECONDS = 1;
+
+interface RewrittenProbe {
+  /** The probe as the app container now carries it: admin port, its own path, no headers. */
+  readonly probe: Probe;
+  /** Admin path and the original probe, for the sidecar's REALIP_APP_PROBES. */
+  readonly path: string;
+  readonly original: AppProbe;
+}
+
 /**
  * A probe that targets an intercepted port would be redirected into the sidecar (and, without a
- * PROXY header, refused): point it at the sidecar's admin port, which checks the app on localhost.
- * Returns the new probe, undefined when the probe is left as is, or a warning.
+ * PROXY header, refused): point it at the sidecar's admin port, which performs the original probe
+ * on localhost. Returns the rewrite, undefined when the probe is left as is, or a warning.
  */
 function rewriteProbe(
   c: Container,
+  kind: AppProbeKind,
   probe: Probe,
   intercepted: ReadonlySet<number>,
-): Probe | string | undefined {
+): RewrittenProbe | string | undefined {
   const { httpGet, tcpSocket } = probe;
+  const timeoutSeconds =
+    typeof probe.timeoutSeconds === 'number' ? probe.timeoutSeconds : DEFAULT_PROBE_TIMEOUT_SECONDS;
+  const path = appHealthPath(c.name, kind);
+  const target = { path, port: Defaults.adminPort, scheme: 'HTTP' };
+  let original: AppProbe;
+  let next: Probe;
   if (httpGet !== undefined && httpGet !== null) {
     const port = resolvePort(c, httpGet.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
@@ -116,27 +144,37 @@ function rewriteProbe(
     if (typeof httpGet.scheme === 'string' && httpGet.scheme.toUpperCase() === 'HTTPS') {
       return `HTTPS probe on intercepted port ${port} left unchanged (use redirect-from or port mode)`;
     }
-    const next: JsonObject = {
-      path: appHealthPath('http', port, typeof httpGet.path === 'string' ? httpGet.path : '/'),
-      port: Defaults.adminPort,
+    const appPath = typeof httpGet.path === 'string' && httpGet.path !== '' ? httpGet.path : '/';
+    const headers = httpGet.httpHeaders;
+    original = {
+      httpGet: {
+        port,
+        path: appPath.startsWith('/') ? appPath : `/${appPath}`,
+        scheme: 'HTTP',
+        ...(Array.isArray(headers) && headers.length > 0
+          ? { httpHeaders: headers as { name: string; value: string }[] }
+          : {}),
+      },
+      timeoutSeconds,
     };
-    if (httpGet.httpHeaders !== undefined) next.httpHeaders = httpGet.httpHeaders as Json;
-    next.scheme = 'HTTP';
-    return { ...probe, httpGet: next as unknown as Probe['httpGet'] } as Probe;
-  }
-  if (tcpSocket !== undefined && tcpSocket !== null) {
+    // The headers now live only in the sidecar's copy: kubelet sends none to the admin port.
+    next = { ...probe, httpGet: target };
+  } else if (tcpSocket !== undefined && tcpSocket !== null) {
     const port = resolvePort(c, tcpSocket.port);
     if (port === undefined || !intercepted.has(port)) return undefined;
     if (!optionalString(tcpSocket.host)) return undefined;
     if (tcpSocket.host !== undefined && tcpSocket.host !== null && tcpSocket.host !== '') return undefined;
+    original = { tcpSocket: { port }, timeoutSeconds };
     // Same position in the probe, so the offline output reads like the input.
-    const out: Probe = {} as Probe;
+    next = {} as Probe;
     for (const [k, v] of Object.entries(probe)) {
-      if (k === 'tcpSocket') {
-        out.httpGet = { path: appHealthPath('tcp', port), port: Defaults.adminPort, scheme: 'HTTP' };
-      } else out[k] = v;
+      if (k === 'tcpSocket') next.httpGet = target;
+      else next[k] = v;
     }
-    return out;
-  }
-  return undefined;
+  } else return undefined;
+  // The sidecar refuses at start-up what it could not perform: never hand it such a probe.
+  const problems = checkAppProbe(path, original);
+  if (problems.length > 0)
+    return `probe left unchanged, the sidecar could not perform it: ${problems.join('; ')}`;
+  return { probe: next, path, original };
 }

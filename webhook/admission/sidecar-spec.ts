@@ -8,6 +8,7 @@
  * iptables, and nothing else (not privileged, no privilege escalation).
  */
 import {
+  type AppProbesJson,
   Defaults,
   Env,
   formatListener,
@@ -67,7 +68,12 @@ function adminProbe(path: string, periodSeconds: number, failureThreshold: numbe
   };
 }
 
-export function sidecarContainer(plan: Plan, portNames: readonly string[]): Container {
+/** appProbes: the original probes the sidecar serves on its admin port (see common/app-probes.ts). */
+export function sidecarContainer(
+  plan: Plan,
+  portNames: readonly string[],
+  appProbes?: AppProbesJson,
+): Container {
   const transparent = plan.listeners.some((l) => l.mode === 'transparent');
   const env: JsonObject[] = [
     { name: Env.listeners, value: listenersValue(plan) },
@@ -76,6 +82,7 @@ export function sidecarContainer(plan: Plan, portNames: readonly string[]): Cont
     { name: Env.adminPort, value: String(Defaults.adminPort) },
   ];
   if (plan.emit !== undefined) env.push({ name: Env.emit, value: plan.emit });
+  if (appProbes !== undefined) env.push({ name: Env.appProbes, value: JSON.stringify(appProbes) });
   const c: Container = { name: SIDECAR_CONTAINER, image: plan.image };
   if (plan.imagePullPolicy !== undefined) c.imagePullPolicy = plan.imagePullPolicy;
   c.args = ['sidecar'];
