@@ -4,7 +4,8 @@
  *
  * Code families: PP_ (PROXY protocol codec and reader), CFG_ (configuration), HTTP_ (HTTP hop),
  * TCP_ (TCP and transparent hops), STEER_ (realip init), WH_ (webhook), INJ_ (injection decision
- * and patch), CERT_ (certificates), CHK_ (realip check), CLI_ (command line).
+ * and patch), CERT_ (certificates), CHK_ (realip check), CLI_ (command line), ADMIN_ (the
+ * sidecar's admin port answers).
  */
 export class RealipError extends Error {
   readonly code: string;

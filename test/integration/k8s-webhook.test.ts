@@ -20,7 +20,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import { Annotations, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import {
   type ControlPlane,
   chartWebhookEnv,
@@ -164,6 +164,17 @@ describe('webhook on a real kube-apiserver', () => {
     assert.ok(Object.keys(status).length > 0, 'status annotation');
     const env = Object.fromEntries((init[1]?.env ?? []).map((e) => [e.name, e.value]));
     assert.equal(env.REALIP_TRUSTED_CIDRS, '10.0.0.0/8', 'the chart default reached the sidecar');
+    // The app's probe points at the admin port's path for it; the sidecar holds the original.
+    const probe = stored.spec?.containers[0]?.readinessProbe?.httpGet;
+    assert.equal(probe?.path, '/app-health/web/readyz');
+    assert.equal(probe?.port, 15021);
+    assert.equal(probe?.httpHeaders, undefined);
+    assert.deepEqual(JSON.parse(env[Env.appProbes] ?? '{}'), {
+      '/app-health/web/readyz': {
+        httpGet: { port: 8080, path: '/ready', scheme: 'HTTP' },
+        timeoutSeconds: 1,
+      },
+    });
     assert.equal(init[1]?.image, 'ghcr.io/realip/realip-sidecar:0.1.0');
   });
 

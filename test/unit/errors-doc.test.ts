@@ -7,7 +7,7 @@ import { test } from 'node:test';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SOURCE_DIRS = ['cli', 'common', 'sidecar', 'webhook'];
 /** Families of our codes; see common/errors.ts. */
-const CODE = /['"`]((?:PP|CFG|HTTP|TCP|STEER|WH|INJ|CERT|CHK|CLI)_[A-Z0-9_]+)['"`]/g;
+const CODE = /['"`]((?:PP|CFG|HTTP|TCP|STEER|WH|INJ|CERT|CHK|CLI|ADMIN)_[A-Z0-9_]+)['"`]/g;
 
 function* walk(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
