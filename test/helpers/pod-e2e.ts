@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AppProbesJson } from '../../common/contract.ts';
 import { REALIP_MAIN, type RunResult, type Spawned, type World } from './netns.ts';
 
 /** HAProxy frontends on the node: v1 to the pod's IPv4 address, v2 to its IPv6 address. */
@@ -24,6 +25,7 @@ export async function startSidecar(
   listener: string,
   listenPort: number,
   adminPort: number,
+  appProbes?: AppProbesJson,
 ): Promise<Spawned> {
   const a = w.addr;
   const sidecar = w.pod.spawn([
@@ -38,6 +40,7 @@ export async function startSidecar(
     String(adminPort),
     '--log-level',
     'warn',
+    ...(appProbes !== undefined ? ['--app-probes', JSON.stringify(appProbes)] : []),
   ]);
   await w.pod.waitForPort(listenPort, 15_000, sidecar);
   await w.pod.waitForPort(adminPort, 15_000, sidecar);
@@ -85,12 +88,14 @@ export interface PodSetup {
   readonly listenPort: number;
   readonly appPort: number;
   readonly adminPort: number;
+  /** REALIP_APP_PROBES as the webhook writes it: the probes the admin port performs. */
+  readonly appProbes?: AppProbesJson;
 }
 
 /** With the app already listening in the pod: init, sidecar, edge. Returns the sidecar. */
 export async function setupPod(w: World, dir: string, s: PodSetup): Promise<Spawned> {
   await initPod(w, s.listener);
-  const sidecar = await startSidecar(w, s.listener, s.listenPort, s.adminPort);
+  const sidecar = await startSidecar(w, s.listener, s.listenPort, s.adminPort, s.appProbes);
   await startEdge(w, dir, s.appPort);
   return sidecar;
 }

@@ -50,6 +50,18 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
       listenPort: LISTEN_PORT,
       appPort: APP_PORT,
       adminPort: ADMIN_PORT,
+      appProbes: {
+        '/app-health/app/livez': {
+          httpGet: {
+            port: APP_PORT,
+            path: '/healthz',
+            scheme: 'HTTP',
+            httpHeaders: [{ name: 'X-Probe', value: 'kubelet' }],
+          },
+          timeoutSeconds: 2,
+        },
+        '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 },
+      },
     });
   });
 
@@ -98,6 +110,7 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
 
   it('a probe from the node without a PROXY header reaches the app through the admin port /app-health', async () => {
     const a = w.addr;
+    const before = app.stdout.length;
     const r = await w.edge.run([
       'curl',
       '-sS',
@@ -107,10 +120,17 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
       '/dev/null',
       '-w',
       '%{http_code}',
-      `http://${a.podV4}:${ADMIN_PORT}/app-health/http/${APP_PORT}/healthz`,
+      '-H',
+      'X-Forwarded-For: 203.0.113.66',
+      `http://${a.podV4}:${ADMIN_PORT}/app-health/app/livez`,
     ]);
     assert.equal(r.stdout, '200', r.stderr);
-    assert.match(app.stdout, /"url":"\/healthz","xff":null/, 'the app itself answered the probe');
+    // The configured probe's path, and not the caller's forged X-Forwarded-For.
+    assert.match(
+      app.stdout.slice(before),
+      /"url":"\/healthz","xff":null/,
+      'the app itself answered the probe',
+    );
     const tcp = await w.edge.run([
       'curl',
       '-sS',
@@ -121,9 +141,23 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
       '/dev/null',
       '-w',
       '%{http_code}',
-      `http://[${a.podV6}]:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+      `http://[${a.podV6}]:${ADMIN_PORT}/app-health/app/readyz`,
     ]);
     assert.equal(tcp.stdout, '200', tcp.stderr);
+    // The old paths, an open proxy to any loopback port, are gone.
+    for (const path of [`/app-health/http/${APP_PORT}/healthz`, `/app-health/tcp/${APP_PORT}`]) {
+      const old = await w.edge.run([
+        'curl',
+        '-sS',
+        '--max-time',
+        '10',
+        '-H',
+        'X-Forwarded-For: 203.0.113.66',
+        `http://${a.podV4}:${ADMIN_PORT}${path}`,
+      ]);
+      assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, `${path}: ${old.stderr}`);
+    }
+    assert.ok(!app.stdout.includes('203.0.113.66'), 'the forged address never reached the app');
     // Why the probe must be rewritten: the app port itself demands a PROXY header (required mode).
     const direct = await w.edge.run([
       'curl',

@@ -48,6 +48,7 @@ stream {
       listenPort: LISTEN_PORT,
       appPort: APP_PORT,
       adminPort: ADMIN_PORT,
+      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
     });
   });
 
@@ -82,7 +83,7 @@ stream {
     assert.match(await viaEdge(a.clientV6[1]!, a.edgeClientSideV6, EDGE_V2), /^client=2001:db8::8:\d+ peer=/);
   });
 
-  it('a probe from the node reaches the app through /app-health/tcp on the admin port', async () => {
+  it('a probe from the node reaches the app through its configured tcp probe on the admin port', async () => {
     const r = await w.edge.run([
       'curl',
       '-sS',
@@ -92,9 +93,18 @@ stream {
       '/dev/null',
       '-w',
       '%{http_code}',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/app/readyz`,
     ]);
     assert.equal(r.stdout, '200', r.stderr);
+    // The old open path (any loopback port) is gone.
+    const old = await w.edge.run([
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+    ]);
+    assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
   });
 
   it('a forged PROXY header from another pod is refused: nothing comes back', async () => {

@@ -45,6 +45,7 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
       listenPort: LISTEN_PORT,
       appPort: APP_PORT,
       adminPort: ADMIN_PORT,
+      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
     });
   });
 
@@ -84,7 +85,7 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
     );
   });
 
-  it('a probe from the node reaches the app through /app-health/tcp on the admin port', async () => {
+  it('a probe from the node reaches the app through its configured tcp probe on the admin port', async () => {
     const r = await w.edge.run([
       'curl',
       '-sS',
@@ -94,9 +95,18 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
       '/dev/null',
       '-w',
       '%{http_code}',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/app/readyz`,
     ]);
     assert.equal(r.stdout, '200', r.stderr);
+    // The old open path (any loopback port) is gone.
+    const old = await w.edge.run([
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
+    ]);
+    assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
   });
 
   it('a forged PROXY header from another pod is refused: the app never sees the forged client', async () => {
