@@ -140,19 +140,26 @@ function rewriteProbe(
     if (!optionalString(httpGet.host) || !optionalString(httpGet.scheme) || !optionalString(httpGet.path)) {
       return undefined;
     }
+    const headers = httpGet.httpHeaders;
+    if (headers !== undefined && headers !== null && !Array.isArray(headers)) return undefined;
     if (httpGet.host !== undefined && httpGet.host !== null && httpGet.host !== '') return undefined;
     if (typeof httpGet.scheme === 'string' && httpGet.scheme.toUpperCase() === 'HTTPS') {
       return `HTTPS probe on intercepted port ${port} left unchanged (use redirect-from or port mode)`;
     }
     const appPath = typeof httpGet.path === 'string' && httpGet.path !== '' ? httpGet.path : '/';
-    const headers = httpGet.httpHeaders;
     original = {
       httpGet: {
         port,
         path: appPath.startsWith('/') ? appPath : `/${appPath}`,
         scheme: 'HTTP',
         ...(Array.isArray(headers) && headers.length > 0
-          ? { httpHeaders: headers as { name: string; value: string }[] }
+          ? {
+              // Only the two fields of a k8s HTTPHeader; checkAppProbe below judges their values.
+              httpHeaders: headers.map((h: { name?: unknown; value?: unknown } | null) => ({
+                name: h?.name as string,
+                value: h?.value as string,
+              })),
+            }
           : {}),
       },
       timeoutSeconds,
