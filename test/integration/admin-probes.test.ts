@@ -2,13 +2,15 @@
 // the pod (issue 11, finding 1). Regression: it used to GET 127.0.0.1:PORT/PATH for any
 // /app-health/http/PORT/PATH with the caller's own headers (a forged X-Forwarded-For reached an app
 // that trusts loopback) and to connect to any /app-health/tcp/PORT. Now it serves only the probes in
-// REALIP_APP_PROBES, each exactly as configured. Real `realip sidecar`, real Node apps on loopback.
+// REALIP_APP_PROBES, each exactly as configured. Real `realip sidecar`; real Node apps and the Go
+// net/http test peer (test/helpers/go-app.ts) on loopback.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Env } from '../../common/contract.ts';
+import { type GoApp, startGoApp } from '../helpers/go-app.ts';
 import { CLI, freePort, type Proc, startSidecar } from '../helpers/tcp.ts';
 
 interface Seen {
@@ -59,6 +61,7 @@ describe('admin port: only the configured app probes, never a proxy', () => {
   let tcpPort = 0;
   let closedPort = 0;
   let sidecar: Proc & { adminPort: number };
+  let goApp: GoApp;
 
   const probes = () => ({
     '/app-health/web/livez': {
@@ -89,6 +92,10 @@ describe('admin port: only the configured app probes, never a proxy', () => {
       httpGet: { port: appPort, path: '/hang', scheme: 'HTTP' },
       timeoutSeconds: 1,
     },
+    '/app-health/go/readyz': {
+      httpGet: { port: goApp.port, path: '/ready', scheme: 'HTTP' },
+      timeoutSeconds: 1,
+    },
     '/app-health/db/readyz': { tcpSocket: { port: tcpPort }, timeoutSeconds: 1 },
     '/app-health/down/readyz': { tcpSocket: { port: closedPort }, timeoutSeconds: 1 },
   });
@@ -97,6 +104,7 @@ describe('admin port: only the configured app probes, never a proxy', () => {
     appPort = await listen(app);
     tcpPort = await listen(tcpApp);
     closedPort = await freePort();
+    goApp = await startGoApp();
     const listenPort = await freePort();
     sidecar = await startSidecar({
       listeners: [`http:${listenPort}:${appPort}`],
@@ -106,6 +114,7 @@ describe('admin port: only the configured app probes, never a proxy', () => {
 
   after(async () => {
     await sidecar?.stop();
+    goApp?.stop();
     app.closeAllConnections();
     app.close();
     tcpApp.close();
@@ -139,6 +148,18 @@ describe('admin port: only the configured app probes, never a proxy', () => {
       'user-agent',
       'x-probe',
     ]);
+  });
+
+  it('a Go net/http app behind the admin port: neither the probe nor the old paths carry the caller X-Forwarded-For', async () => {
+    const r = await get(sidecar.adminPort, '/app-health/go/readyz', forged);
+    assert.equal(r.status, 200, r.body);
+    const old = await get(sidecar.adminPort, `/app-health/http/${goApp.port}/forged`, forged);
+    assert.equal(old.status, 404);
+    assert.match(old.body, /^ADMIN_UNKNOWN_PROBE: /);
+    assert.deepEqual(
+      goApp.seen().map((s) => [s.method, s.path, s.xff, s.xRealIp]),
+      [['GET', '/ready', '', '']],
+    );
   });
 
   it('HEAD performs the probe too', async () => {
