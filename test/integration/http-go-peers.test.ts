@@ -5,58 +5,11 @@
 // CONNECT 200, switch to HTTP/2 on "Upgrade: h2c"), then that through the hop it cannot: every
 // request the app logs carries our X-Forwarded-For, and none arrives over a tunnel.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { REPO, RawClient, send, sleep, startHop, type HopUnderTest } from './http-helpers.ts';
+import { type GoApp, startGoApp } from '../helpers/go-app.ts';
+import { type HopUnderTest, RawClient, send, sleep, startHop } from './http-helpers.ts';
 
-const APP_BIN = join(REPO, '.cache/testapps/realip-testapp');
 const CLIENT = '198.51.100.7';
-
-interface Seen {
-  proto: string;
-  method: string;
-  path: string;
-  xff: string;
-  upgrade: string;
-  http2Settings: string;
-}
-
-interface GoApp {
-  readonly port: number;
-  readonly child: ChildProcess;
-  /** Every request the app served, in order (its stdout JSON lines). */
-  seen(): Seen[];
-}
-
-async function startGoApp(mode: 'plain' | 'h2c'): Promise<GoApp> {
-  if (!existsSync(APP_BIN))
-    throw new Error(`${APP_BIN} is missing: run test/setup.sh (test/setup.d/25-go-test-apps.sh builds it)`);
-  const child = spawn(APP_BIN, ['-listen', '127.0.0.1:0', '-mode', mode], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => {
-    out += b.toString('utf8');
-  });
-  const until = Date.now() + 10_000;
-  while (!/listening 127\.0\.0\.1:(\d+)\n/.test(out)) {
-    if (child.exitCode !== null || Date.now() > until)
-      throw new Error(`realip-testapp did not start: ${out}`);
-    await sleep(10);
-  }
-  const port = Number(/listening 127\.0\.0\.1:(\d+)\n/.exec(out)![1]);
-  return {
-    port,
-    child,
-    seen: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Seen),
-  };
-}
 
 /** An HTTP/1.1 request asking to upgrade to h2c, with a forged X-Forwarded-For (RFC 7540 3.2). */
 const H2C_UPGRADE =
@@ -96,8 +49,8 @@ before(async () => {
 after(async () => {
   await hopPlain?.close();
   await hopH2c?.close();
-  plain?.child.kill();
-  h2c?.child.kill();
+  plain?.stop();
+  h2c?.stop();
 });
 
 test('Go net/http catch-all: answers CONNECT 200 directly; through the hop CONNECT is 405 and nothing reaches it', async () => {
