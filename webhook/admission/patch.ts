@@ -3,9 +3,9 @@
  * diff (Pepr's clone-mutate-diff). `realip inject` uses `mutatePod` directly, so the webhook's
  * patch and the offline output cannot differ.
  */
-import { Annotations, appHealthPath, Defaults, formatListener } from '../../common/contract.ts';
+import { Annotations, appHealthPath, Defaults, formatListener, SIDECAR_UID } from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
-import type { Plan } from './decide.ts';
+import type { Decision, Plan } from './decide.ts';
 import { cloneJson, diff, type PatchOp } from './json-patch.ts';
 import { type Container, type Json, type JsonObject, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
 import { initContainer, sidecarContainer, sidecarPortNames } from './sidecar-spec.ts';
@@ -18,6 +18,15 @@ export interface InjectionStatus {
   readonly native: boolean;
   /** Original app probes that were pointed at the sidecar's admin port: container -> kind -> probe. */
   readonly probes?: Record<string, Record<string, Json>>;
+  /** The sidecar's admin port and uid, when not the defaults (15021, 1337). */
+  readonly adminPort?: number;
+  readonly sidecarUid?: number;
+  /** Redirect mode: the only sources steered into the sidecar. */
+  readonly redirectFrom?: readonly string[];
+  /** Enforced Pod Security level when not privileged (it can turn redirect into port mode). */
+  readonly podSecurity?: string;
+  /** App ports left alone, with the reason code: "PORT/NAME REASON". */
+  readonly leftAlone?: readonly string[];
 }
 
 export interface Mutation {
@@ -49,6 +58,7 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
           continue;
         }
         if (rewritten === undefined) continue;
+        pointAtAdminPort(rewritten, plan.adminPort);
         probes ??= {};
         (probes[c.name] ??= {})[kind] = probe as unknown as Json;
         c[kind] = rewritten;
@@ -69,6 +79,11 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
     steering: plan.steering,
     native: plan.native,
     ...(probes !== undefined ? { probes } : {}),
+    ...(plan.adminPort !== Defaults.adminPort ? { adminPort: plan.adminPort } : {}),
+    ...(plan.sidecarUid !== SIDECAR_UID ? { sidecarUid: plan.sidecarUid } : {}),
+    ...(plan.steering === 'redirect' ? { redirectFrom: plan.redirectFrom } : {}),
+    ...(plan.podSecurity !== 'privileged' ? { podSecurity: plan.podSecurity } : {}),
+    ...(leftAlone(plan).length > 0 ? { leftAlone: leftAlone(plan) } : {}),
   };
   pod.metadata ??= {};
   pod.metadata.annotations = {
@@ -76,6 +91,54 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
     [Annotations.status]: JSON.stringify(status),
   };
   return { pod, status, warnings };
+}
+
+/** What a skip records in realip.dev/status (no containers are added). */
+export interface SkipStatus {
+  readonly version: string;
+  readonly injected: false;
+  readonly reasons: readonly string[];
+  readonly leftAlone?: readonly string[];
+}
+
+/**
+ * A pod not injected for a reason the user may want to see on the pod itself (a mesh, no port
+ * safe to intercept, nothing trusted): the same pod with only realip.dev/status added. Undefined
+ * for skips that leave the pod untouched (opted out, hostNetwork, mirror, already injected, no ports).
+ */
+export function markSkipped(
+  original: Pod,
+  decision: Extract<Decision, { inject: false; denied?: false }>,
+): Pod | undefined {
+  if (decision.ports === undefined && decision.notes === undefined) return undefined;
+  const pod = cloneJson(original as unknown as Json) as unknown as Pod;
+  const left = (decision.ports ?? [])
+    .filter((p) => p.reason !== undefined)
+    .map((p) => `${p.port}${p.name !== undefined ? `/${p.name}` : ''} ${p.reason}`);
+  const status: SkipStatus = {
+    version: version(),
+    injected: false,
+    reasons: decision.reasons,
+    ...(left.length > 0 ? { leftAlone: left } : {}),
+  };
+  pod.metadata ??= {};
+  pod.metadata.annotations = {
+    ...(pod.metadata.annotations ?? {}),
+    [Annotations.status]: JSON.stringify(status),
+  };
+  return pod;
+}
+
+function leftAlone(plan: Plan): string[] {
+  return plan.ports
+    .filter((p) => p.reason !== undefined)
+    .map((p) => `${p.port}${p.name !== undefined ? `/${p.name}` : ''} ${p.reason}`);
+}
+
+/** A rewritten probe targets the default admin port; the plan may have moved it past the pod's ports. */
+function pointAtAdminPort(probe: Probe, adminPort: number): void {
+  if (probe.httpGet !== undefined && probe.httpGet.port === Defaults.adminPort)
+    probe.httpGet.port = adminPort;
 }
 
 /** JSON Patch that turns the original pod into the mutated one. */
