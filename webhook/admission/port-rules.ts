@@ -33,13 +33,14 @@ export const PortReasons = Object.freeze({
 });
 export type PortReason = (typeof PortReasons)[keyof typeof PortReasons];
 
+/** Short: admission warnings over ~120 characters are truncated by some clients. */
 export const PORT_REASON_TEXT: Readonly<Record<PortReason, string>> = {
-  [PortReasons.tls]: 'its name says TLS; the HTTP/1.1 hop would close every handshake',
-  [PortReasons.http2]: 'its name says HTTP/2 or gRPC; not supported by the HTTP/1.1 hop',
-  [PortReasons.unknownProtocol]: `its protocol is unknown (name it http[-*], or opt in with ${Annotations.ports}: PORT=tcp for a PROXY-aware app, PORT=transparent otherwise)`,
-  [PortReasons.notListed]: `not listed in ${Annotations.ports}`,
+  [PortReasons.tls]: 'TLS by its name, never through the HTTP/1.1 hop',
+  [PortReasons.http2]: 'HTTP/2 or gRPC by its name, not the HTTP/1.1 hop',
+  [PortReasons.unknownProtocol]: `protocol unknown; opt in: ${Annotations.ports} PORT=tcp|transparent`,
+  [PortReasons.notListed]: `not in ${Annotations.ports}`,
   [PortReasons.off]: `${Annotations.ports} says off`,
-  [PortReasons.podSecurity]: "the namespace's Pod Security level forbids transparent listeners (NET_ADMIN)",
+  [PortReasons.podSecurity]: 'transparent needs NET_ADMIN, which Pod Security forbids here',
 };
 
 /** What a port's name says about its protocol. */
