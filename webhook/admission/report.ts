@@ -14,7 +14,7 @@ const SKIP_TEXT: Readonly<Record<string, string>> = {
   INJ_SKIP_ALREADY_INJECTED: 'already injected',
   INJ_SKIP_NO_PORTS: `no TCP container ports and no ${Annotations.ports} annotation`,
   INJ_SKIP_NO_INTERCEPTED_PORTS: 'no port can be intercepted without risk to the app',
-  INJ_SKIP_MESH: "another mesh's sidecar is on the pod",
+  INJ_SKIP_MESH: "another mesh's sidecar is (or will be) on the pod",
   INJ_SKIP_NO_TRUSTED_SOURCES: 'no trusted CIDRs, so no source may be steered into the sidecar',
   INJ_SKIP_NOT_POD_CREATE: 'not a pod creation',
   INJ_SKIP_MALFORMED_POD: 'object is not a well-formed pod',
