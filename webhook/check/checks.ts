@@ -122,7 +122,10 @@ function podSecurityCheck(
   };
 }
 
-/** A harmless pod: one container with a named HTTP port, which the webhook would intercept. */
+/**
+ * A harmless pod: one container with a named HTTP port, which the webhook would intercept. It
+ * complies with Pod Security `restricted`, so in any namespace only what realip adds can fail it.
+ */
 export function probePod(namespace: string): V1Pod {
   return {
     apiVersion: 'v1',
@@ -133,11 +136,13 @@ export function probePod(namespace: string): V1Pod {
       labels: { app: 'realip-check' },
     },
     spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
           name: 'app',
           image: 'registry.invalid/realip-check:0',
           ports: [{ name: 'http', containerPort: 8080 }],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         },
       ],
     },
