@@ -101,7 +101,10 @@ describe('realip check on a real kube-apiserver', () => {
     assert.equal(r.status, 0, r.out);
     assert.match(r.line(/labelled namespaces/), /^\[ok\] {3}labelled namespaces: shop$/);
     assert.match(r.line(/dry-run/), /^\[ok\] .*in namespace shop: containers .*realip-sidecar/);
-    assert.match(r.line(/Pod Security/), /^\[ok\] {3}Pod Security enforcement: shop: privileged, redirect mode as configured$/);
+    assert.match(
+      r.line(/Pod Security/),
+      /^\[ok\] {3}Pod Security enforcement: shop: privileged, redirect mode as configured$/,
+    );
     assert.match(r.out, /all checks passed/);
     assert.doesNotMatch(r.out, /\[FAIL\]/);
   });
