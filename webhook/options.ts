@@ -12,7 +12,8 @@ export const DEFAULT_SIDECAR_IMAGE = `ghcr.io/realip/realip-sidecar:${version()}
 /**
  * Sidecar resources, from `npm run bench:http` (compiled dist/, --max-semi-space-size=1 as in the
  * image; 2-core machine): RSS 62 MB idle, 118 MB at 1,000 keep-alive connections (earlier runs:
- * 85-166 MB; docs/decisions.md), about 0.4 core at 8,000 req/s over those connections. Request:
+ * 85-166 MB; docs/decisions.md), about 0.4 core at 8,000 req/s over those connections;
+ * `npm run bench:tcp`: 62 MB idle, 86 MB at 1,000 tcp connections. Request:
  * idle plus headroom, so a node is not overcommitted by quiet sidecars; limit: the highest
  * measured peak plus ~50%, so a busy sidecar is not OOM-killed. No CPU limit (throttling adds
  * latency to every request).
