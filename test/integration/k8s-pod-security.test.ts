@@ -181,6 +181,37 @@ describe('Pod Security enforce labels on a real kube-apiserver', () => {
     assert.deepEqual(status.reasons, ['INJ_SKIP_NO_INTERCEPTED_PORTS']);
   });
 
+  test('the namespace annotation realip.dev/ports is the default for its pods (read by the webhook)', async () => {
+    await core.createNamespace({
+      body: {
+        metadata: {
+          name: 'ns-default',
+          labels: { 'realip.dev/inject': 'enabled' },
+          annotations: { 'realip.dev/ports': '6379=tcp' },
+        },
+      },
+    });
+    const pod = await core.createNamespacedPod({ namespace: 'ns-default', body: appPod('cache') });
+    const status = JSON.parse(pod.metadata?.annotations?.[Annotations.status] ?? '{}');
+    assert.deepEqual(status.listeners, ['tcp:15001:6379']);
+    assert.deepEqual(status.leftAlone, ['8080/http INJ_PORT_NOT_LISTED']);
+  });
+
+  test('a namespace with Istio injection on: pods skipped with the reason, never denied', async () => {
+    await core.createNamespace({
+      body: {
+        metadata: {
+          name: 'meshed',
+          labels: { 'realip.dev/inject': 'enabled', 'istio-injection': 'enabled' },
+        },
+      },
+    });
+    const pod = await core.createNamespacedPod({ namespace: 'meshed', body: appPod('web') });
+    assert.deepEqual(names(pod), ['app']);
+    const status = JSON.parse(pod.metadata?.annotations?.[Annotations.status] ?? '{}');
+    assert.deepEqual(status.reasons, ['INJ_SKIP_MESH']);
+  });
+
   test('realip check reports each labelled namespace and what injection does there', () => {
     const [node, argv] = realipArgv([
       'check',
@@ -200,6 +231,7 @@ describe('Pod Security enforce labels on a real kube-apiserver', () => {
     assert.match(line, /ps-baseline: baseline, port mode \(no init container, no transparent listeners\)/);
     assert.match(line, /ps-restricted: restricted, port mode/);
     assert.match(line, /CHK_POD_SECURITY_PORT_MODE/);
+    assert.match(line, /meshed: privileged, pods skipped \(istio injection is on\)/);
     assert.match(r.stdout, /\[ok\] {3}dry-run pod is injected: in namespace ps-restricted/);
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
