@@ -11,6 +11,7 @@ import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
 import { type Admission, admit } from './admission/admit.ts';
 import type { InjectionDefaults } from './admission/decide.ts';
+import { NO_NAMESPACE, type NamespaceView } from './admission/namespace.ts';
 import { deny, parseReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly log: Logger;
   readonly metrics: WebhookMetrics;
   readonly https?: { readonly cert: string; readonly key: string };
+  /** Reads the pod's namespace (Pod Security, meshes, namespace defaults); absent: not looked up. */
+  readonly namespaces?: (name: string) => Promise<NamespaceView>;
 }
 
 const STATUS_CODES: Readonly<Record<number, string>> = {
@@ -101,7 +104,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const { request } = parsed;
     let admission: Admission;
     try {
-      admission = admit(parsed, defaults);
+      const ns = request.namespace;
+      const view =
+        opts.namespaces !== undefined && ns !== undefined && ns !== ''
+          ? await opts.namespaces(ns)
+          : NO_NAMESPACE;
+      admission = admit(parsed, defaults, view);
     } catch (err: unknown) {
       req.log.error({ err, uid: request.uid }, 'admission failed');
       admission = {

@@ -43,7 +43,8 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
 export const CHECK_USAGE = renderHelp(
   'realip check [options]',
   'Checks that realip is installed and working: webhook configuration, caBundle, serving certificate,\n' +
-    'reachability, labelled namespaces, and a server-side dry-run pod. Exits 1 when a check fails.',
+    'reachability, labelled namespaces (and their Pod Security level: what injection does there), and a\n' +
+    'server-side dry-run pod. Exits 1 when a check fails.',
   CHECK_OPTIONS,
 );
 

@@ -10,6 +10,7 @@ import {
   Defaults,
   Env,
   PROXY_MODES,
+  SIDECAR_UID,
   type ProxyMode,
   STEERING_MODES,
   type SteeringMode,
@@ -32,6 +33,7 @@ type EnvMap = Readonly<Record<string, string | undefined>>;
 
 export {
   DEFAULT_SIDECAR_IMAGE,
+  DEFAULT_SIDECAR_RESOURCES,
   INJECT_CLI_OPTIONS,
   INJECTION_OPTIONS,
   TLS_MODES,
@@ -176,6 +178,19 @@ function parseInjection(
     memoryLimit: quantity('REALIP_SIDECAR_MEMORY_LIMIT', 'sidecar-memory-limit'),
   };
   for (const [k, q] of Object.entries(r)) if (q !== undefined) resources[k] = q;
+  const port = (env: string, fallback: number): number =>
+    attempt(problems, fallback, () => e.get(env).required().asPortNumber(), specs, v);
+  const listenerPortBase = port('REALIP_LISTENER_PORT_BASE', Defaults.sidecarPortBase);
+  const adminPort = port('REALIP_SIDECAR_ADMIN_PORT', Defaults.adminPort);
+  const sidecarUid = attempt(
+    problems,
+    SIDECAR_UID,
+    () => e.get('REALIP_SIDECAR_UID').required().asIntPositive(),
+    specs,
+    v,
+  );
+  if (sidecarUid === 0)
+    problems.push('--sidecar-uid / REALIP_SIDECAR_UID: must not be 0 (the sidecar runs as non-root)');
   return Object.freeze({
     image,
     ...(imagePullPolicy !== undefined ? { imagePullPolicy } : {}),
@@ -185,6 +200,9 @@ function parseInjection(
     redirectFrom: cidrs(Env.redirectFrom, 'redirect-from'),
     nativeSidecar: oneOf<NativeSidecarMode>('REALIP_NATIVE_SIDECAR', NATIVE_SIDECAR_MODES, 'auto'),
     resources: Object.freeze(resources) as SidecarResources,
+    listenerPortBase,
+    adminPort,
+    sidecarUid,
   });
 }
 

@@ -4,16 +4,20 @@
  * ReplicaSet, Job, CronJob (and the items of a List) exactly as the webhook would (same decide()
  * and mutatePod()), and writes the documents back; other documents pass through unchanged.
  * Errors name the document and the field. `--native-sidecar auto` means on here (no API server
- * is asked): pass `--native-sidecar off` for clusters older than 1.29.
+ * is asked): pass `--native-sidecar off` for clusters older than 1.29. Namespace documents in the
+ * input stand for the cluster's namespaces (Pod Security label, mesh labels, the namespace's
+ * realip.dev/ports), as the webhook would read them. Every decision is summarized on stderr: per
+ * workload, injected or not and why, and each port's fate.
  */
 import { readFileSync } from 'node:fs';
 import { Document, parseAllDocuments } from 'yaml';
 import { ConfigError } from '../common/errors.ts';
 import { renderHelp } from '../common/options.ts';
 import { decide, type InjectionDefaults } from './admission/decide.ts';
-import { skipWarning } from './admission/admit.ts';
-import { mutatePod } from './admission/patch.ts';
+import { NO_NAMESPACE, type NamespaceInfo, type NamespaceView } from './admission/namespace.ts';
+import { markSkipped, mutatePod } from './admission/patch.ts';
 import { checkPodShape, type Pod } from './admission/pod.ts';
+import { injectedLines, notInjectedLines } from './admission/report.ts';
 import { INJECT_CLI_OPTIONS, parseInjectConfig, resolveDefaults } from './config.ts';
 
 export const INJECT_USAGE = renderHelp(
@@ -36,7 +40,7 @@ const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
 
 export interface InjectResult {
   readonly output: string;
-  /** One line per template not injected, with the reason code. */
+  /** The summary: per workload a headline (injected, or not and why), then one line per port. */
   readonly notes: readonly string[];
   /** Fatal: nothing should be written. */
   readonly errors: readonly string[];
@@ -60,13 +64,23 @@ function describe(index: number, obj: Obj): string {
 }
 
 /** Injects one object in place; returns whether it changed. */
-function injectObject(
-  obj: Obj,
-  where: string,
-  defaults: InjectionDefaults,
-  notes: string[],
-  errors: string[],
-): boolean {
+interface Context {
+  readonly defaults: InjectionDefaults;
+  readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
+  readonly notes: string[];
+  readonly errors: string[];
+}
+
+function namespaceView(obj: Obj, template: Pod, ctx: Context): NamespaceView {
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const name =
+    template.metadata?.namespace ?? (typeof meta.namespace === 'string' ? meta.namespace : undefined);
+  const ns = name !== undefined ? ctx.namespaces.get(name) : undefined;
+  return ns !== undefined ? { state: 'known', ns } : NO_NAMESPACE;
+}
+
+function injectObject(obj: Obj, where: string, ctx: Context): boolean {
+  const { defaults, notes, errors } = ctx;
   if (obj.kind === 'List') {
     if (!Array.isArray(obj.items)) {
       errors.push(`${where}: items: expected a list`);
@@ -78,8 +92,7 @@ function injectObject(
         errors.push(`${where}: items[${i}]: expected an object`);
         return;
       }
-      if (injectObject(item, `${where} items[${i}] (${String(item.kind)})`, defaults, notes, errors))
-        changed = true;
+      if (injectObject(item, `${where} items[${i}] (${String(item.kind)})`, ctx)) changed = true;
     });
     return changed;
   }
@@ -103,17 +116,21 @@ function injectObject(
     return false;
   }
   const pod = template as Pod;
-  const decision = decide(pod, defaults);
+  const decision = decide(pod, defaults, namespaceView(obj, pod, ctx));
+  let mutated: Pod | undefined;
   if (!decision.inject) {
     if (decision.denied) {
       for (const p of decision.problems) errors.push(`${where}: ${prefix}metadata.annotations: ${p}`);
-    } else {
-      for (const r of decision.reasons) notes.push(`${where}: ${skipWarning(r)}`);
+      return false;
     }
-    return false;
+    notes.push(`${where}:`, ...notInjectedLines(decision).map((l) => `  ${l}`));
+    mutated = markSkipped(pod, decision);
+    if (mutated === undefined) return false;
+  } else {
+    const mutation = mutatePod(pod, decision.plan);
+    mutated = mutation.pod;
+    notes.push(`${where}:`, ...injectedLines(decision.plan, mutation.warnings).map((l) => `  ${l}`));
   }
-  const { pod: mutated, warnings } = mutatePod(pod, decision.plan);
-  for (const w of warnings) notes.push(`${where}: realip: ${w}`);
   if (key === undefined) {
     for (const k of Object.keys(obj)) delete obj[k];
     Object.assign(obj, mutated);
@@ -121,11 +138,37 @@ function injectObject(
   return true;
 }
 
+/** Namespace documents of the input, by name. */
+function namespacesOf(docs: readonly Document.Parsed[]): Map<string, NamespaceInfo> {
+  const out = new Map<string, NamespaceInfo>();
+  for (const doc of docs) {
+    if (doc.errors.length > 0) continue;
+    let js: unknown;
+    try {
+      js = doc.toJS({ maxAliasCount: 100 });
+    } catch {
+      continue; // reported when the document itself is processed
+    }
+    if (!isObject(js) || js.kind !== 'Namespace' || !isObject(js.metadata)) continue;
+    const m = js.metadata;
+    if (typeof m.name !== 'string') continue;
+    out.set(m.name, { name: m.name, labels: stringMap(m.labels), annotations: stringMap(m.annotations) });
+  }
+  return out;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObject(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
 export function injectYaml(text: string, defaults: InjectionDefaults): InjectResult {
   const notes: string[] = [];
   const errors: string[] = [];
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) return { output: text, notes, errors };
+  const ctx: Context = { defaults, namespaces: namespacesOf(docs), notes, errors };
   const out: string[] = [];
   let from = 0;
   docs.forEach((doc, i) => {
@@ -152,7 +195,7 @@ export function injectYaml(text: string, defaults: InjectionDefaults): InjectRes
       out.push(source);
       return;
     }
-    const changed = injectObject(js, describe(i, js), defaults, notes, errors);
+    const changed = injectObject(js, describe(i, js), ctx);
     out.push(changed ? new Document(js).toString({ lineWidth: 0 }) : source);
   });
   const output = out

@@ -14,6 +14,7 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import type { Logger } from '../common/logger.ts';
+import type { NamespaceView } from './admission/namespace.ts';
 import type { CertBundle } from './certs.ts';
 import type { ServerSupport } from './config.ts';
 import type { KubeCertApi, StoredSecret } from './self-managed.ts';
@@ -22,6 +23,60 @@ export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
+}
+
+/** loadFromDefault() falls back to http://localhost:8080 when it finds nothing: no API access. */
+export function isFallbackConfig(kc: KubeConfig): boolean {
+  return kc.getCurrentCluster()?.server === 'http://localhost:8080' && kc.getCurrentUser()?.name === 'user';
+}
+
+export type NamespaceLookup = (name: string) => Promise<NamespaceView>;
+
+/**
+ * Reads Namespace objects for the decision (labels: Pod Security, meshes; annotations: the
+ * namespace's realip.dev/ports), cached for `ttlMs` so a burst of pods costs one GET. A failure or
+ * a slow answer is `unreadable` (the decision then assumes Pod Security "restricted"), cached for a
+ * shorter time so an outage does not add the timeout to every admission.
+ */
+export function namespaceLookup(
+  kc: KubeConfig,
+  log: Logger,
+  opts: { ttlMs?: number; failureTtlMs?: number; timeoutMs?: number; now?: () => number } = {},
+): NamespaceLookup {
+  const core = kc.makeApiClient(CoreV1Api);
+  const ttlMs = opts.ttlMs ?? 30_000;
+  const failureTtlMs = opts.failureTtlMs ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, { view: NamespaceView; until: number }>();
+  return async (name) => {
+    const hit = cache.get(name);
+    if (hit !== undefined && hit.until > now()) return hit.view;
+    let view: NamespaceView;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const ns = await Promise.race([core.readNamespace({ name }), timeout]);
+      view = {
+        state: 'known',
+        ns: { name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} },
+      };
+    } catch (err: unknown) {
+      const problem = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      log.warn(
+        { namespace: name, err: problem },
+        'cannot read the namespace; assuming pod security restricted',
+      );
+      view = { state: 'unreadable', problem: `GET namespace ${name}: ${problem.slice(0, 120)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+    cache.set(name, { view, until: now() + (view.state === 'known' ? ttlMs : failureTtlMs) });
+    if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
+    return view;
+  };
 }
 
 function statusOf(err: unknown): number | undefined {

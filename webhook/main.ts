@@ -6,7 +6,13 @@ import { ConfigError, isRealipError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { renderHelp } from '../common/options.ts';
 import { parseWebhookConfig, resolveDefaults, WEBHOOK_OPTIONS, type WebhookConfig } from './config.ts';
-import { detectNativeSidecar, kubeCertApi, loadKubeConfig } from './kube.ts';
+import {
+  detectNativeSidecar,
+  isFallbackConfig,
+  kubeCertApi,
+  loadKubeConfig,
+  namespaceLookup,
+} from './kube.ts';
 import { startWebhook } from './server.ts';
 
 export const WEBHOOK_USAGE = renderHelp(
@@ -32,11 +38,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   const log = createLogger('realip-webhook', config.logLevel);
   let running: Awaited<ReturnType<typeof startWebhook>>;
   try {
-    const needKube = config.tls.mode === 'self-managed' || config.injection.nativeSidecar === 'auto';
-    const kc = needKube ? loadKubeConfig() : undefined;
+    // The API server is read for the namespaces of admitted pods (Pod Security, meshes, defaults)
+    // whenever a kubeconfig or the in-cluster config is there.
+    const loaded = loadKubeConfig();
+    const kc = isFallbackConfig(loaded) ? undefined : loaded;
+    if (kc === undefined) {
+      log.warn('no kubeconfig: namespaces are not read (no Pod Security level, no namespace defaults)');
+    }
     const server =
-      kc && config.injection.nativeSidecar === 'auto'
-        ? await detectNativeSidecar(kc, log)
+      config.injection.nativeSidecar === 'auto'
+        ? await detectNativeSidecar(loaded, log)
         : { nativeSidecar: false, nativeSidecarNamedPorts: false };
     const defaults = resolveDefaults(config.injection, server);
     if (defaults.trustedCidrs.length === 0) {
@@ -50,7 +61,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       tls: config.tls,
       defaults,
       log,
-      ...(config.tls.mode === 'self-managed' && kc ? { kube: kubeCertApi(kc) } : {}),
+      ...(config.tls.mode === 'self-managed' ? { kube: kubeCertApi(loaded) } : {}),
+      ...(kc !== undefined ? { namespaces: namespaceLookup(kc, log) } : {}),
     });
   } catch (err: unknown) {
     const code = isRealipError(err) ? `${err.code}: ` : '';

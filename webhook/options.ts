@@ -2,11 +2,28 @@
  * The options of `realip webhook` and `realip inject`: flag, REALIP_* variable, default and help,
  * in one place (the chart passes the variables; docs/webhook.md lists them).
  */
-import { Defaults, Env } from '../common/contract.ts';
+import { Defaults, Env, SIDECAR_UID } from '../common/contract.ts';
 import type { OptionSpec } from '../common/options.ts';
 import { version } from '../common/version.ts';
 
-export const DEFAULT_SIDECAR_IMAGE = `realip/sidecar:${version()}`;
+/** The chart's default (injection.sidecar.image: repository, tag = appVersion = package version). */
+export const DEFAULT_SIDECAR_IMAGE = `ghcr.io/realip/realip-sidecar:${version()}`;
+
+/**
+ * Sidecar resources, from `npm run bench:http` (compiled dist/, --max-semi-space-size=1 as in the
+ * image; 2-core machine): RSS 62 MB idle, 118 MB at 1,000 keep-alive connections (earlier runs:
+ * 85-166 MB; docs/decisions.md), about 0.4 core at 8,000 req/s over those connections;
+ * `npm run bench:tcp`: 62 MB idle, 86 MB at 1,000 tcp connections. Request:
+ * idle plus headroom, so a node is not overcommitted by quiet sidecars; limit: the highest
+ * measured peak plus ~50%, so a busy sidecar is not OOM-killed. No CPU limit (throttling adds
+ * latency to every request).
+ */
+export const DEFAULT_SIDECAR_RESOURCES = Object.freeze({
+  cpuRequest: '50m',
+  memoryRequest: '96Mi',
+  cpuLimit: 'none',
+  memoryLimit: '256Mi',
+});
 
 /** The injection defaults: taken by both `realip webhook` and `realip inject`. */
 export const INJECTION_OPTIONS: readonly OptionSpec[] = [
@@ -43,7 +60,25 @@ export const INJECTION_OPTIONS: readonly OptionSpec[] = [
     flag: 'redirect-from',
     env: Env.redirectFrom,
     default: '',
-    help: 'comma-separated source CIDRs to redirect (empty: every source outside the pod)',
+    help: 'comma-separated source CIDRs steered into the sidecar (empty: the trusted CIDRs; every source: 0.0.0.0/0,::/0)',
+  },
+  {
+    flag: 'listener-port-base',
+    env: 'REALIP_LISTENER_PORT_BASE',
+    default: String(Defaults.sidecarPortBase),
+    help: 'first sidecar listener port; ports the pod declares are stepped over',
+  },
+  {
+    flag: 'sidecar-admin-port',
+    env: 'REALIP_SIDECAR_ADMIN_PORT',
+    default: String(Defaults.adminPort),
+    help: "the sidecar's admin port (probes, /metrics); moved up past ports the pod declares",
+  },
+  {
+    flag: 'sidecar-uid',
+    env: 'REALIP_SIDECAR_UID',
+    default: String(SIDECAR_UID),
+    help: 'uid and gid of the non-root sidecar; moved up past uids the pod declares',
   },
   {
     flag: 'native-sidecar',
@@ -54,25 +89,25 @@ export const INJECTION_OPTIONS: readonly OptionSpec[] = [
   {
     flag: 'sidecar-cpu-request',
     env: 'REALIP_SIDECAR_CPU_REQUEST',
-    default: '10m',
+    default: DEFAULT_SIDECAR_RESOURCES.cpuRequest,
     help: 'sidecar CPU request ("none": unset)',
   },
   {
     flag: 'sidecar-memory-request',
     env: 'REALIP_SIDECAR_MEMORY_REQUEST',
-    default: '32Mi',
+    default: DEFAULT_SIDECAR_RESOURCES.memoryRequest,
     help: 'sidecar memory request ("none": unset)',
   },
   {
     flag: 'sidecar-cpu-limit',
     env: 'REALIP_SIDECAR_CPU_LIMIT',
-    default: 'none',
+    default: DEFAULT_SIDECAR_RESOURCES.cpuLimit,
     help: 'sidecar CPU limit ("none": unset)',
   },
   {
     flag: 'sidecar-memory-limit',
     env: 'REALIP_SIDECAR_MEMORY_LIMIT',
-    default: '128Mi',
+    default: DEFAULT_SIDECAR_RESOURCES.memoryLimit,
     help: 'sidecar memory limit ("none": unset)',
   },
   {

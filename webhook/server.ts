@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import type { InjectionDefaults } from './admission/decide.ts';
 import { buildApp, buildMetricsApp, type HealthState } from './app.ts';
 import { certificateExpiry } from './certs.ts';
+import type { NamespaceLookup } from './kube.ts';
 import type { TlsConfig } from './config.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 import { type KubeCertApi, SelfManagedCerts } from './self-managed.ts';
@@ -23,6 +24,8 @@ export interface StartOptions {
   readonly log: Logger;
   /** Self-managed mode only. */
   readonly kube?: KubeCertApi;
+  /** Reads the pods' namespaces for the decision (Pod Security, meshes, namespace defaults). */
+  readonly namespaces?: NamespaceLookup;
   /** Self-managed: how often the Secret and caBundle are re-checked (default 1 h). */
   readonly certCheckIntervalMs?: number;
 }
@@ -85,7 +88,13 @@ export async function startWebhook(o: StartOptions): Promise<RunningWebhook> {
   }
   setExpiry(material.cert);
 
-  const app = buildApp({ defaults: o.defaults, log: o.log, metrics, https: material });
+  const app = buildApp({
+    defaults: o.defaults,
+    log: o.log,
+    metrics,
+    https: material,
+    ...(o.namespaces !== undefined ? { namespaces: o.namespaces } : {}),
+  });
   swap = (m) => (app.server as Server).setSecureContext({ cert: m.cert, key: m.key });
   const metricsApp = buildMetricsApp({ metrics, state, log: o.log });
   try {

@@ -203,12 +203,16 @@ describe('chart', () => {
       REALIP_TLS_SECRET_NAME: 'realip-tls',
       REALIP_SIDECAR_IMAGE: 'ghcr.io/realip/realip-sidecar:0.1.0',
       REALIP_SIDECAR_IMAGE_PULL_POLICY: 'IfNotPresent',
+      REALIP_LISTENER_PORT_BASE: '15001',
+      REALIP_SIDECAR_ADMIN_PORT: '15021',
+      REALIP_SIDECAR_UID: '1337',
       REALIP_PROXY: 'required',
       REALIP_STEERING: 'redirect',
       REALIP_NATIVE_SIDECAR: 'auto',
-      REALIP_SIDECAR_CPU_REQUEST: '10m',
-      REALIP_SIDECAR_MEMORY_REQUEST: '32Mi',
-      REALIP_SIDECAR_MEMORY_LIMIT: '128Mi',
+      // Issue 13, deliberately changed (was 10m / 32Mi / 128Mi): from the measured RSS.
+      REALIP_SIDECAR_CPU_REQUEST: '50m',
+      REALIP_SIDECAR_MEMORY_REQUEST: '96Mi',
+      REALIP_SIDECAR_MEMORY_LIMIT: '256Mi',
     });
     const svc = find(objs, 'Service');
     assert.deepEqual(svc.spec.ports[0], { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' });
@@ -226,6 +230,8 @@ describe('chart', () => {
     const cr = find(objs, 'ClusterRole');
     assert.deepEqual(cr.rules, [
       { nonResourceURLs: ['/version'], verbs: ['get'] },
+      // the namespaces of admitted pods: Pod Security, mesh labels, realip.dev/ports (issue 13)
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
       {
         apiGroups: ['admissionregistration.k8s.io'],
         resources: ['mutatingwebhookconfigurations'],
@@ -276,7 +282,10 @@ describe('chart', () => {
       objs.find((o) => o.kind === 'Role'),
       undefined,
     );
-    assert.deepEqual(find(objs, 'ClusterRole').rules, [{ nonResourceURLs: ['/version'], verbs: ['get'] }]);
+    assert.deepEqual(find(objs, 'ClusterRole').rules, [
+      { nonResourceURLs: ['/version'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    ]);
     assert.equal(find(objs, 'Deployment').spec.replicas, 3);
   });
 

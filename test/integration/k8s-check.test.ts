@@ -46,7 +46,11 @@ describe('realip check on a real kube-apiserver', () => {
     core = cp.kc.makeApiClient(CoreV1Api);
     adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
+    // Issue 13: with no trusted CIDRs a redirect-mode pod is skipped (INJ_SKIP_NO_TRUSTED_SOURCES),
+    // so the dry-run pod needs them set, as every real install does.
     const rendered = helmTemplate([
+      '--set',
+      'injection.trustedCidrs={10.20.0.0/16}',
       '--set',
       'webhook.url=https://127.0.0.1:1/mutate',
       '--set',
@@ -97,6 +101,10 @@ describe('realip check on a real kube-apiserver', () => {
     assert.equal(r.status, 0, r.out);
     assert.match(r.line(/labelled namespaces/), /^\[ok\] {3}labelled namespaces: shop$/);
     assert.match(r.line(/dry-run/), /^\[ok\] .*in namespace shop: containers .*realip-sidecar/);
+    assert.match(
+      r.line(/Pod Security/),
+      /^\[ok\] {3}Pod Security enforcement: shop: privileged, redirect mode as configured$/,
+    );
     assert.match(r.out, /all checks passed/);
     assert.doesNotMatch(r.out, /\[FAIL\]/);
   });

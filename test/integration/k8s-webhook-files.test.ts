@@ -109,6 +109,9 @@ describe('tls.mode=secret on a real kube-apiserver', () => {
         'webhook.url=https://127.0.0.1:1/mutate',
         '--set',
         'webhook.failurePolicy=Fail',
+        // Issue 13: without trusted CIDRs a redirect-mode pod is skipped (nothing may be steered).
+        '--set',
+        'injection.trustedCidrs={10.20.0.0/16}',
       ],
       { release: NS, namespace: NS },
     );

@@ -9,12 +9,8 @@ import {
   parseAppProbes,
   SIDECAR_CONTAINER,
 } from '../../common/contract.ts';
-import {
-  decide,
-  type InjectionDefaults,
-  modeForPortName,
-  type Plan,
-} from '../../webhook/admission/decide.ts';
+import { decide, type InjectionDefaults, type Plan } from '../../webhook/admission/decide.ts';
+import { classifyPortName } from '../../webhook/admission/port-rules.ts';
 import { mutatePod } from '../../webhook/admission/patch.ts';
 import type { Container, Pod } from '../../webhook/admission/pod.ts';
 import { sidecarPortNames } from '../../webhook/admission/sidecar-spec.ts';
@@ -49,31 +45,89 @@ function envOf(c: Container): Record<string, string> {
   return Object.fromEntries((c.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
 }
 
-test('mode by port name: http*, web -> http; anything else -> tcp', () => {
-  assert.equal(modeForPortName('http'), 'http');
-  assert.equal(modeForPortName('http-metrics'), 'http');
-  assert.equal(modeForPortName('http2'), 'http');
-  assert.equal(modeForPortName('web'), 'http');
-  assert.equal(modeForPortName('grpc'), 'tcp');
-  assert.equal(modeForPortName(undefined), 'tcp');
+// Issue 13 changed this deliberately: before, http2 and web meant the http hop and every other
+// name (or none) the tcp hop, which wrote PROXY headers to apps that never asked for them.
+test('port names (Kubernetes/Istio <protocol>[-<suffix>]): http, http-* -> http; TLS and HTTP/2 names and the rest say so', () => {
+  for (const n of ['http', 'http-metrics', 'http-api']) assert.equal(classifyPortName(n), 'http', n);
+  for (const n of ['https', 'https-admin', 'tls', 'tls-peer', 'ssl', 'amqp-tls', 'ldap-ssl', 'admin-https'])
+    assert.equal(classifyPortName(n), 'tls', n);
+  for (const n of ['http2', 'http2-api', 'h2c', 'grpc', 'grpc-web', 'h2'])
+    assert.equal(classifyPortName(n), 'http2', n);
+  for (const n of [undefined, 'web', 'tcp', 'tcp-postgresql', 'metrics', 'dashboard', 'httpx', 'redis'])
+    assert.equal(classifyPortName(n), 'unknown', String(n));
 });
 
-test('declared ports become listeners in app-port order from 15001', () => {
+// Issue 13, deliberately changed: `pg` (5432) became a tcp listener and `web` (8081) an http one;
+// now only the http-named port is intercepted and the others are left alone, each with a reason.
+test('declared ports: http names become listeners from 15001; unknown protocols are left alone', () => {
+  const p = plan(pod());
   assert.deepEqual(
-    plan(pod()).listeners.map((l) => [l.mode, l.listenPort, l.appPort]),
-    [
-      ['tcp', 15001, 5432],
-      ['http', 15002, 8080],
-      ['http', 15003, 8081],
-    ],
+    p.listeners.map((l) => [l.mode, l.listenPort, l.appPort]),
+    [['http', 15001, 8080]],
   );
+  assert.deepEqual(p.ports, [
+    { port: 5432, name: 'pg', reason: 'INJ_PORT_UNKNOWN_PROTOCOL' },
+    { port: 8080, name: 'http-api', mode: 'http' },
+    { port: 8081, name: 'web', reason: 'INJ_PORT_UNKNOWN_PROTOCOL' },
+  ]);
 });
 
+// Issue 13, deliberately changed: a bare `5432` used to mean tcp (PROXY header to the app); a
+// port listed without a mode now takes its name's rule, which for `pg` is "left alone".
 test('the ports annotation wins over declared ports, modes as written', () => {
   const p = plan(pod({ 'realip.dev/ports': '8080=http, 6379=transparent,5432' }));
   assert.deepEqual(
     p.listeners.map((l) => `${l.mode}:${l.listenPort}:${l.appPort}`),
-    ['tcp:15001:5432', 'transparent:15002:6379', 'http:15003:8080'],
+    ['transparent:15001:6379', 'http:15002:8080'],
+  );
+  assert.deepEqual(
+    p.ports.filter((x) => x.reason !== undefined).map((x) => `${x.port} ${x.reason}`),
+    ['5432 INJ_PORT_UNKNOWN_PROTOCOL', '8081 INJ_PORT_NOT_LISTED'],
+  );
+});
+
+test('ports annotation: *=MODE covers ports whose name says nothing; off; http never on a TLS name', () => {
+  const containers = [
+    {
+      name: 'a',
+      image: 'a',
+      ports: [
+        { name: 'http', containerPort: 80 },
+        { name: 'https', containerPort: 443 },
+        { name: 'redis', containerPort: 6379 },
+        { name: 'metrics', containerPort: 9121 },
+      ],
+    },
+  ];
+  const p = plan(pod({ 'realip.dev/ports': '*=transparent, 9121=off, 443=http' }, containers));
+  assert.deepEqual(p.ports, [
+    { port: 80, name: 'http', mode: 'http' },
+    { port: 443, name: 'https', reason: 'INJ_PORT_TLS' },
+    { port: 6379, name: 'redis', mode: 'transparent' },
+    { port: 9121, name: 'metrics', reason: 'INJ_PORT_OFF' },
+  ]);
+  const r = decide(pod({ 'realip.dev/ports': '*' }, containers), TEST_DEFAULTS);
+  assert.ok(!r.inject && r.denied);
+  assert.match(r.problems[0]!, /"\*" needs a mode/);
+});
+
+test('namespace default: the namespace annotation realip.dev/ports applies when the pod has none', () => {
+  const view = {
+    state: 'known' as const,
+    ns: { name: 'db', labels: {}, annotations: { 'realip.dev/ports': '*=tcp' } },
+  };
+  const r = decide(pod(), TEST_DEFAULTS, view);
+  assert.ok(r.inject);
+  assert.deepEqual(
+    r.plan.listeners.map((l) => `${l.mode}:${l.appPort}`),
+    ['tcp:5432', 'http:8080', 'tcp:8081'],
+  );
+  const own = decide(pod({ 'realip.dev/ports': '8080' }), TEST_DEFAULTS, view);
+  assert.ok(own.inject);
+  assert.deepEqual(
+    own.plan.listeners.map((l) => `${l.mode}:${l.appPort}`),
+    ['http:8080'],
+    "the pod's annotation replaces the namespace's",
   );
 });
 
@@ -129,14 +183,42 @@ test('UDP-only and port-less pods have nothing to intercept', () => {
   assert.deepEqual(decide(p, TEST_DEFAULTS), { inject: false, reasons: ['INJ_SKIP_NO_PORTS'] });
 });
 
-test("an app port on the sidecar's ports is a conflict, denied", () => {
+// Issue 13, deliberately changed: this was denied (INJ_PORT_CONFLICT), which blocked e.g. every
+// pod that declares 15021 itself; the sidecar now takes the next free port instead.
+test("an app port on the sidecar's admin port moves the admin port (never denied)", () => {
   const r = decide(
-    pod({}, [{ name: 'a', image: 'a', ports: [{ containerPort: Defaults.adminPort }] }]),
+    pod({}, [
+      {
+        name: 'a',
+        image: 'a',
+        ports: [
+          { name: 'http', containerPort: Defaults.adminPort },
+          { name: 'x', containerPort: Defaults.adminPort + 1, protocol: 'UDP' },
+        ],
+      },
+    ]),
     TEST_DEFAULTS,
   );
-  assert.ok(!r.inject && r.denied);
-  assert.deepEqual(r.reasons, ['INJ_PORT_CONFLICT']);
-  assert.match(r.problems[0]!, /15021 conflicts with the sidecar's admin port/);
+  assert.ok(r.inject);
+  assert.equal(r.plan.adminPort, Defaults.adminPort + 2, 'a UDP port of the same number is stepped over too');
+  const sidecar = mutatePod(pod(), r.plan).pod.spec.initContainers!.find(
+    (c) => c.name === SIDECAR_CONTAINER,
+  )!;
+  assert.equal(envOf(sidecar)[Env.adminPort], String(Defaults.adminPort + 2));
+  assert.equal(
+    (sidecar.readinessProbe as { httpGet: { port: number } }).httpGet.port,
+    Defaults.adminPort + 2,
+  );
+});
+
+test('the sidecar uid steps over uids the pod runs as', () => {
+  const p = pod();
+  p.spec.securityContext = { runAsUser: 1337 };
+  p.spec.containers[0]!.securityContext = { runAsUser: 1338 };
+  const pl = plan(p);
+  assert.equal(pl.sidecarUid, 1339);
+  const sidecar = mutatePod(p, pl).pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+  assert.equal((sidecar.securityContext as { runAsUser: number }).runAsUser, 1339);
 });
 
 test('annotations override defaults: cidrs, proxy, emit, resources', () => {
@@ -226,7 +308,7 @@ test('without native sidecars: a regular container placed first, with a postStar
 });
 
 test('port mode: no init container, named sidecar ports, no probe rewriting', () => {
-  const p = pod({ 'realip.dev/steering': 'port' });
+  const p = pod({ 'realip.dev/steering': 'port', 'realip.dev/ports': '5432=tcp,8080,8081=http' });
   p.spec.containers[0]!.readinessProbe = { httpGet: { path: '/', port: 'http-api' } };
   const out = mutatePod(p, plan(p)).pod;
   assert.deepEqual(
@@ -255,7 +337,7 @@ test('port names: at most 15 characters, unique, numeric fallback', () => {
 });
 
 test('redirect mode: probes on intercepted ports (by name or number) go to the admin port; others stay', () => {
-  const p = pod();
+  const p = pod({ 'realip.dev/ports': '5432=tcp,8080' });
   const c = p.spec.containers[0]!;
   c.livenessProbe = {
     httpGet: { path: '/live?x=1', port: 'http-api', httpHeaders: [{ name: 'X-Probe', value: 'y' }] },
@@ -318,7 +400,8 @@ test('redirect mode: each container gets its own paths; no probes, no REALIP_APP
       readinessProbe: { tcpSocket: { port: 5432 } },
     },
   ];
-  const p = pod({}, containers);
+  // Unnamed ports are left alone by default (issue 13): these two are opted in by annotation.
+  const p = pod({ 'realip.dev/ports': '8080=http,5432=tcp' }, containers);
   const out = mutatePod(p, plan(p)).pod;
   const sidecar = [...(out.spec.initContainers ?? []), ...out.spec.containers].find(
     (x) => x.name === SIDECAR_CONTAINER,
@@ -327,7 +410,9 @@ test('redirect mode: each container gets its own paths; no probes, no REALIP_APP
   assert.deepEqual(Object.keys(JSON.parse(env.value)), ['/app-health/web/readyz', '/app-health/db/readyz']);
   assert.equal(JSON.parse(env.value)['/app-health/web/readyz'].httpGet.path, '/');
 
-  const bare = pod({}, [{ name: 'a', image: 'a', ports: [{ containerPort: 8080 }] }]);
+  const bare = pod({ 'realip.dev/ports': '8080=http' }, [
+    { name: 'a', image: 'a', ports: [{ containerPort: 8080 }] },
+  ]);
   const outBare = mutatePod(bare, plan(bare)).pod;
   const all = [...(outBare.spec.initContainers ?? []), ...outBare.spec.containers];
   for (const x of all) {
@@ -363,7 +448,11 @@ test('the input pod is never mutated (clone, mutate, diff)', () => {
 
 test('listener ports step over the admin port (a pod with 25 ports never gets 15021 twice)', () => {
   const containers = [
-    { name: 'a', image: 'a', ports: Array.from({ length: 25 }, (_, i) => ({ containerPort: 8000 + i })) },
+    {
+      name: 'a',
+      image: 'a',
+      ports: Array.from({ length: 25 }, (_, i) => ({ name: `http-${i}`, containerPort: 8000 + i })),
+    },
   ];
   const p = plan(pod({}, containers));
   const ports = p.listeners.map((l) => l.listenPort);
@@ -373,11 +462,25 @@ test('listener ports step over the admin port (a pod with 25 ports never gets 15
   assert.equal(ports[20], 15022);
 });
 
-test('an app port inside the listener range is a conflict', () => {
-  const containers = [{ name: 'a', image: 'a', ports: [{ containerPort: 15001 }, { containerPort: 8080 }] }];
+// Issue 13, deliberately changed: this was denied (INJ_PORT_CONFLICT); the listeners now step
+// over every port the pod declares.
+test('an app port inside the listener range is stepped over', () => {
+  const containers = [
+    {
+      name: 'a',
+      image: 'a',
+      ports: [
+        { name: 'http-a', containerPort: 15001 },
+        { name: 'http', containerPort: 8080 },
+      ],
+    },
+  ];
   const r = decide(pod({}, containers), TEST_DEFAULTS);
-  assert.ok(!r.inject && r.denied);
-  assert.match(r.problems[0]!, /app port 15001 conflicts with the sidecar's listener for app port 8080/);
+  assert.ok(r.inject);
+  assert.deepEqual(
+    r.plan.listeners.map((l) => `${l.listenPort}:${l.appPort}`),
+    ['15002:8080', '15003:15001'],
+  );
 });
 
 test('fuzz: pod-shaped objects with nulls and odd values never make admit() throw', async () => {

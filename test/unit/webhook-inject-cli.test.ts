@@ -82,7 +82,9 @@ test('every workload kind gets its pod template injected; other documents pass t
     docs(again.output).map((d) => d.toJS()),
     objs,
   );
-  assert.ok(again.notes.every((n) => n.includes('INJ_SKIP_ALREADY_INJECTED')));
+  const lines = again.notes.filter((n) => n.startsWith('  '));
+  assert.equal(lines.length, 6);
+  assert.ok(lines.every((n) => n.includes('INJ_SKIP_ALREADY_INJECTED')));
 });
 
 test('a List has its items injected', () => {
@@ -155,9 +157,16 @@ test('realip inject -f - reads stdin and writes YAML (the real command)', () => 
   );
   assert.equal(sidecar.image, 'img:1');
   assert.equal(sidecar.restartPolicy, 'Always', 'auto means native sidecars offline');
+  // the per-workload summary on stderr
+  assert.match(
+    r.stderr,
+    /^document 1 \(Deployment web\):\n {2}realip: injected \(redirect mode, only connections from 10\.0\.0\.0\/8 steered; admin port 15021\)\n {2}realip: port 8080\/http: intercepted, http hop on sidecar port 15001\n$/,
+  );
+  // Issue 13, deliberately changed: without --trusted-cidrs this used to inject a sidecar that
+  // redirected every source and refused them all; it is now skipped, with the reason.
   const off = spawnSync(
     process.execPath,
-    [`${ROOT}bin/realip.js`, 'inject', '-', '--native-sidecar', 'off'],
+    [`${ROOT}bin/realip.js`, 'inject', '-', '--native-sidecar', 'off', '--trusted-cidrs', '10.0.0.0/8'],
     {
       input: stringify(workloads.Deployment),
       encoding: 'utf8',
@@ -166,6 +175,14 @@ test('realip inject -f - reads stdin and writes YAML (the real command)', () => 
   assert.equal(off.status, 0, off.stderr);
   const o2 = docs(off.stdout)[0]!.toJS() as AnyDoc;
   assert.equal(o2.spec.template.spec.containers[0].name, SIDECAR_CONTAINER);
+  const untrusted = spawnSync(process.execPath, [`${ROOT}bin/realip.js`, 'inject', '-'], {
+    input: stringify(workloads.Deployment),
+    encoding: 'utf8',
+  });
+  assert.equal(untrusted.status, 0, untrusted.stderr);
+  assert.match(untrusted.stderr, /not injected \(INJ_SKIP_NO_TRUSTED_SOURCES\)/);
+  const o3 = docs(untrusted.stdout)[0]!.toJS() as AnyDoc;
+  assert.equal(o3.spec.template.spec.initContainers, undefined);
   const bad = spawnSync(
     process.execPath,
     [`${ROOT}bin/realip.js`, 'inject', '-f', '-', '--proxy', 'maybe', '--steering', 'x'],

@@ -35,6 +35,37 @@ test('POST /mutate injects a typical pod: same uid, base64 JSONPatch, counted', 
   assert.equal(metrics.admissions.get({ result: 'injected', reason: 'INJ_INJECTED' }), 1);
 });
 
+test("POST /mutate reads the pod's namespace: restricted means port mode", async (t) => {
+  const metrics = createWebhookMetrics();
+  const asked: string[] = [];
+  const app = buildApp({
+    defaults: TEST_DEFAULTS,
+    log: silentLogger(),
+    metrics,
+    namespaces: async (name) => {
+      asked.push(name);
+      return {
+        state: 'known',
+        ns: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' }, annotations: {} },
+      };
+    },
+  });
+  t.after(() => app.close());
+  const review = fixture('web-deployment');
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review });
+  const body = res.json();
+  assert.equal(body.response.allowed, true);
+  const ops = JSON.parse(Buffer.from(body.response.patch, 'base64').toString()) as {
+    path: string;
+    value: unknown;
+  }[];
+  const status = ops.find((o) => o.path === '/metadata/annotations/realip.dev~1status')!;
+  assert.equal(JSON.parse(status.value as string).steering, 'port');
+  assert.ok(!JSON.stringify(ops).includes('realip-init'), 'no init container');
+  assert.deepEqual(asked, [review.request.namespace]);
+  assert.match(body.response.warnings.join('\n'), /Pod Security "restricted" is enforced/);
+});
+
 test('v1beta1 is answered as v1beta1', async (t) => {
   const { app } = setup();
   t.after(() => app.close());

@@ -2,10 +2,11 @@
  * One admission, start to end and pure: AdmissionReview -> decision -> sidecar spec -> patch ->
  * response. The caller (app.ts) logs the outcome and counts it.
  */
-import { Annotations } from '../../common/contract.ts';
-import { type Decision, decide, type InjectionDefaults, SkipReasons } from './decide.ts';
-import { buildPatch, mutatePod } from './patch.ts';
+import { type Decision, decide, type InjectionDefaults } from './decide.ts';
+import { NO_NAMESPACE, type NamespaceView } from './namespace.ts';
+import { buildPatch, markSkipped, mutatePod } from './patch.ts';
 import { checkPodShape, type Pod } from './pod.ts';
+import { injectedLines, notInjectedLines, skipWarning } from './report.ts';
 import { allow, type AdmissionReviewResponse, deny, type ParsedReview } from './review.ts';
 
 export type AdmissionResult = 'injected' | 'skipped' | 'denied';
@@ -24,22 +25,13 @@ export const NOT_POD_CREATE = 'INJ_SKIP_NOT_POD_CREATE';
 export const MALFORMED_POD = 'INJ_SKIP_MALFORMED_POD';
 export const INJECTED = 'INJ_INJECTED';
 
-const SKIP_TEXT: Readonly<Record<string, string>> = {
-  [SkipReasons.disabled]: `opted out by annotation ${Annotations.inject}`,
-  [SkipReasons.hostNetwork]: 'hostNetwork pods share the node network',
-  [SkipReasons.mirrorPod]: 'mirror (static) pod',
-  [SkipReasons.alreadyInjected]: 'already injected',
-  [SkipReasons.noPorts]: `no TCP container ports and no ${Annotations.ports} annotation`,
-  [NOT_POD_CREATE]: 'not a pod creation',
-  [MALFORMED_POD]: 'object is not a well-formed pod',
-};
+export { skipWarning } from './report.ts';
 
-/** Warnings are shown by kubectl; keep them short (the API server truncates long ones). */
-export function skipWarning(code: string): string {
-  return `realip: not injected (${code}): ${SKIP_TEXT[code] ?? code}`;
-}
-
-export function admit(review: ParsedReview, defaults: InjectionDefaults): Admission {
+export function admit(
+  review: ParsedReview,
+  defaults: InjectionDefaults,
+  namespace: NamespaceView = NO_NAMESPACE,
+): Admission {
   const { apiVersion, request } = review;
   const uid = request.uid;
   const isPod = (request.kind?.kind ?? 'Pod') === 'Pod' && (request.resource?.resource ?? 'pods') === 'pods';
@@ -55,17 +47,27 @@ export function admit(review: ParsedReview, defaults: InjectionDefaults): Admiss
     };
   }
   const pod = request.object as Pod;
-  const decision: Decision = decide(pod, defaults);
+  const decision: Decision = decide(pod, defaults, namespace);
   if (!decision.inject) {
     if (decision.denied) {
       const message = `realip: ${decision.reasons.join(', ')}: ${decision.problems.join('; ')}`;
       return { review: deny(apiVersion, uid, message), result: 'denied', reasons: decision.reasons };
     }
-    return skipped(review, decision.reasons);
+    const marked = markSkipped(pod, decision);
+    return {
+      review: allow(
+        apiVersion,
+        uid,
+        marked !== undefined ? buildPatch(pod, marked) : undefined,
+        notInjectedLines(decision),
+      ),
+      result: 'skipped',
+      reasons: decision.reasons,
+    };
   }
   const mutation = mutatePod(pod, decision.plan);
   const patch = buildPatch(pod, mutation.pod);
-  const warnings = mutation.warnings.map((w) => `realip: ${w}`);
+  const warnings = injectedLines(decision.plan, mutation.warnings);
   return {
     review: allow(apiVersion, uid, patch, warnings),
     result: 'injected',

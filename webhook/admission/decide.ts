@@ -1,9 +1,11 @@
 /**
- * The injection decision: pure. A pod and the cluster-wide defaults go in; out comes either a plan
- * (what to inject, with every annotation already validated) or the reasons not to inject, each a
- * stable code that feeds logs, the `reason` metric label and the AdmissionResponse warnings
- * (Linkerd's `Injectable()` report, in spirit). Invalid annotations deny the pod with a message
- * naming the annotation, the bad value and what is expected.
+ * The injection decision: pure. A pod, its namespace and the cluster-wide defaults go in; out
+ * comes either a plan (what to inject, with every annotation already validated, and what happens
+ * to each app port) or the reasons not to inject, each a stable code that feeds logs, the
+ * `reason` metric label, the AdmissionResponse warnings and realip.dev/status (Linkerd's
+ * `Injectable()` report, in spirit). Invalid annotations deny the pod with a message naming the
+ * annotation, the bad value and what is expected. Everything else that could break the workload
+ * (a mesh, Pod Security, a port of unknown protocol) skips or leaves alone, never denies.
  */
 import { CidrSet } from '../../common/cidr.ts';
 import {
@@ -11,16 +13,25 @@ import {
   ANNOTATION_PREFIX,
   Defaults,
   INIT_CONTAINER,
-  LISTENER_MODES,
   type ListenerMode,
   PROXY_MODES,
   type ProxyMode,
-  parsePort,
   SIDECAR_CONTAINER,
+  SIDECAR_UID,
   STEERING_MODES,
   type SteeringMode,
 } from '../../common/contract.ts';
+import {
+  allowsNetAdmin,
+  meshOf,
+  NO_NAMESPACE,
+  type NamespaceView,
+  type PodSecurityLevel,
+  podSecurityLevel,
+} from './namespace.ts';
 import type { Pod } from './pod.ts';
+import { allDeclaredPortNumbers, choosePorts, type PortDecision, PortReasons } from './port-rules.ts';
+import { assignSidecarPorts, chooseSidecarUid } from './sidecar-ports.ts';
 
 /** The kubelet marks static (mirror) pods with this annotation; they cannot be mutated usefully. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -46,6 +57,7 @@ export interface InjectionDefaults {
   readonly trustedCidrs: readonly string[];
   readonly proxy: ProxyMode;
   readonly steering: SteeringMode;
+  /** Empty: the trusted CIDRs (only the edge's connections are steered into the sidecar). */
   readonly redirectFrom: readonly string[];
   /** Resolved: `auto` has become on/off by the time a decision is made. */
   readonly nativeSidecar: boolean;
@@ -55,6 +67,12 @@ export interface InjectionDefaults {
    */
   readonly nativeSidecarNamedPorts?: boolean;
   readonly resources: SidecarResources;
+  /** First listener port (default 15001); ports the pod declares are stepped over. */
+  readonly listenerPortBase?: number;
+  /** The sidecar's admin port (default 15021), moved up past ports the pod declares. */
+  readonly adminPort?: number;
+  /** The non-root uid/gid of the sidecar (default 1337), moved up past uids the pod declares. */
+  readonly sidecarUid?: number;
 }
 
 /** Reasons not to inject (stable codes; documented in docs/errors.md and docs/webhook.md). */
@@ -64,6 +82,9 @@ export const SkipReasons = Object.freeze({
   mirrorPod: 'INJ_SKIP_MIRROR_POD',
   alreadyInjected: 'INJ_SKIP_ALREADY_INJECTED',
   noPorts: 'INJ_SKIP_NO_PORTS',
+  noInterceptedPorts: 'INJ_SKIP_NO_INTERCEPTED_PORTS',
+  mesh: 'INJ_SKIP_MESH',
+  noTrustedSources: 'INJ_SKIP_NO_TRUSTED_SOURCES',
 });
 export type SkipReason = (typeof SkipReasons)[keyof typeof SkipReasons];
 
@@ -86,19 +107,33 @@ export interface Plan {
   readonly trustedCidrs: readonly string[];
   readonly proxy: ProxyMode;
   readonly steering: SteeringMode;
+  /** Never empty in redirect mode: only these sources are steered into the sidecar. */
   readonly redirectFrom: readonly string[];
   readonly emit?: EmitVersion;
   readonly native: boolean;
   readonly image: string;
   readonly imagePullPolicy?: PullPolicy;
   readonly resources: SidecarResources;
-  /** Non-fatal remarks (unknown realip.dev/ annotations, probes left alone). */
+  readonly adminPort: number;
+  readonly sidecarUid: number;
+  /** Every app port and what happens to it (intercepted in a mode, or left alone and why). */
+  readonly ports: readonly PortDecision[];
+  readonly podSecurity: PodSecurityLevel;
+  /** Non-fatal remarks (unknown realip.dev/ annotations, probes left alone, mode changes). */
   readonly warnings: readonly string[];
 }
 
 export type Decision =
   | { readonly inject: true; readonly plan: Plan }
-  | { readonly inject: false; readonly denied?: false; readonly reasons: readonly SkipReason[] }
+  | {
+      readonly inject: false;
+      readonly denied?: false;
+      readonly reasons: readonly SkipReason[];
+      /** Port decisions, when the pod got that far (visible in warnings and status). */
+      readonly ports?: readonly PortDecision[];
+      /** Remarks for the user (which mesh, which Pod Security level). */
+      readonly notes?: readonly string[];
+    }
   | {
       readonly inject: false;
       readonly denied: true;
@@ -108,13 +143,27 @@ export type Decision =
 
 const KNOWN_ANNOTATIONS = new Set<string>(Object.values(Annotations));
 
+/**
+ * Injected before: our containers, or a status that records an injection. A status recording a
+ * skip (`"injected": false`) does not count: the decision is made again.
+ */
 export function isAlreadyInjected(pod: Pod): boolean {
-  if (pod.metadata?.annotations?.[Annotations.status] !== undefined) return true;
   const names = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name);
-  return names.includes(SIDECAR_CONTAINER) || names.includes(INIT_CONTAINER);
+  if (names.includes(SIDECAR_CONTAINER) || names.includes(INIT_CONTAINER)) return true;
+  const status = pod.metadata?.annotations?.[Annotations.status];
+  if (status === undefined) return false;
+  try {
+    return (JSON.parse(status) as { injected?: unknown }).injected !== false;
+  } catch {
+    return true;
+  }
 }
 
-export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
+export function decide(
+  pod: Pod,
+  defaults: InjectionDefaults,
+  namespace: NamespaceView = NO_NAMESPACE,
+): Decision {
   const ann = pod.metadata?.annotations ?? {};
   const problems: string[] = [];
   const skip: SkipReason[] = [];
@@ -130,6 +179,16 @@ export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
   if (ann[MIRROR_POD_ANNOTATION] !== undefined) skip.push(SkipReasons.mirrorPod);
   if (isAlreadyInjected(pod)) skip.push(SkipReasons.alreadyInjected);
   if (skip.length > 0) return { inject: false, reasons: skip };
+  const mesh = meshOf(pod, namespace);
+  if (mesh !== undefined) {
+    return {
+      inject: false,
+      reasons: [SkipReasons.mesh],
+      notes: [
+        `the pod is in the ${mesh.mesh} mesh (${mesh.evidence}); realip does not inject beside another mesh's sidecar`,
+      ],
+    };
+  }
 
   const warnings: string[] = [];
   for (const key of Object.keys(ann)) {
@@ -139,9 +198,14 @@ export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
   }
 
   const trustedCidrs = cidrList(ann, Annotations.trustedCidrs, defaults.trustedCidrs, problems);
-  const redirectFrom = cidrList(ann, Annotations.redirectFrom, defaults.redirectFrom, problems);
+  const redirectFrom = cidrList(
+    ann,
+    Annotations.redirectFrom,
+    defaults.redirectFrom.length > 0 ? defaults.redirectFrom : trustedCidrs,
+    problems,
+  );
   const proxy = oneOf(ann, Annotations.proxy, PROXY_MODES, defaults.proxy, problems);
-  const steering = oneOf(ann, Annotations.steering, STEERING_MODES, defaults.steering, problems);
+  let steering = oneOf(ann, Annotations.steering, STEERING_MODES, defaults.steering, problems);
   const emitText = ann[Annotations.emit];
   let emit: EmitVersion | undefined;
   if (emitText !== undefined) emit = oneOf(ann, Annotations.emit, EMIT_VERSIONS, 'v2', problems);
@@ -153,34 +217,87 @@ export function decide(pod: Pod, defaults: InjectionDefaults): Decision {
       memoryLimit: quantity(ann, Annotations.memoryLimit, defaults.resources.memoryLimit, problems),
     }),
   };
-  const ports = choosePorts(pod, problems);
+  const nsPorts = namespace.state === 'known' ? namespace.ns.annotations[Annotations.ports] : undefined;
+  const chosen = choosePorts(pod, nsPorts, problems);
   if (problems.length > 0) {
     return { inject: false, denied: true, reasons: [DenyReasons.invalidAnnotation], problems };
   }
-  if (ports.length === 0) return { inject: false, reasons: [SkipReasons.noPorts] };
+  if (chosen.decisions.length === 0) return { inject: false, reasons: [SkipReasons.noPorts] };
 
-  const listenPorts = assignListenPorts(ports.length);
-  const listeners = ports.map((p, i) => ({
-    mode: p.mode,
-    listenPort: listenPorts[i]!,
+  // Pod Security: NET_ADMIN (the init container, transparent listeners) only where the namespace
+  // allows it; otherwise port mode, which needs no privilege, rather than a pod the API server rejects.
+  const podSecurity = podSecurityLevel(namespace);
+  let ports = chosen.decisions;
+  if (!allowsNetAdmin(podSecurity)) {
+    const why =
+      podSecurity === 'unknown'
+        ? `the namespace could not be read (${namespace.state === 'unreadable' ? namespace.problem : ''}); assuming Pod Security "restricted"`
+        : `Pod Security "${podSecurity}" is enforced in this namespace`;
+    if (ports.some((p) => p.mode === 'transparent')) {
+      ports = ports.map((p) =>
+        p.mode === 'transparent'
+          ? {
+              port: p.port,
+              ...(p.name !== undefined ? { name: p.name } : {}),
+              reason: PortReasons.podSecurity,
+            }
+          : p,
+      );
+      warnings.push(`${why}: transparent listeners need NET_ADMIN; those ports are left alone`);
+    }
+    if (steering === 'redirect') {
+      steering = 'port';
+      warnings.push(
+        `${why}: the redirect init container needs NET_ADMIN, so port mode: point the edge Service at the sidecar's port (realip-<port name>)`,
+      );
+    }
+  }
+  const intercepted = ports.filter((p) => p.mode !== undefined);
+  if (intercepted.length === 0) {
+    return { inject: false, reasons: [SkipReasons.noInterceptedPorts], ports, notes: warnings };
+  }
+  if (steering === 'redirect' && redirectFrom.length === 0) {
+    // An empty source list would make `realip init` steer every source, refused for want of trust.
+    return {
+      inject: false,
+      reasons: [SkipReasons.noTrustedSources],
+      ports,
+      notes: [...warnings, 'no trusted CIDRs and no redirect-from: nothing may be steered into the sidecar'],
+    };
+  }
+
+  const used = allDeclaredPortNumbers(pod);
+  for (const p of ports) used.add(p.port);
+  const assigned = assignSidecarPorts(
+    intercepted.length,
+    used,
+    defaults.listenerPortBase ?? Defaults.sidecarPortBase,
+    defaults.adminPort ?? Defaults.adminPort,
+  );
+  if (typeof assigned === 'string') {
+    return { inject: false, denied: true, reasons: [DenyReasons.portConflict], problems: [assigned] };
+  }
+  const listeners: PlannedListener[] = intercepted.map((p, i) => ({
+    mode: p.mode!,
+    listenPort: assigned.listeners[i]!,
     appPort: p.port,
     ...(p.name !== undefined ? { appPortName: p.name } : {}),
   }));
-  const conflicts = portConflicts(pod, listeners);
-  if (conflicts.length > 0) {
-    return { inject: false, denied: true, reasons: [DenyReasons.portConflict], problems: conflicts };
-  }
   const plan: Plan = {
     listeners,
     trustedCidrs,
     proxy,
     steering,
-    redirectFrom,
+    redirectFrom: steering === 'redirect' ? redirectFrom : [],
     ...(emit !== undefined ? { emit } : {}),
     native: defaults.nativeSidecar && (steering !== 'port' || defaults.nativeSidecarNamedPorts !== false),
     image: defaults.image,
     ...(defaults.imagePullPolicy !== undefined ? { imagePullPolicy: defaults.imagePullPolicy } : {}),
     resources,
+    adminPort: assigned.admin,
+    sidecarUid: chooseSidecarUid(pod, defaults.sidecarUid ?? SIDECAR_UID),
+    ports,
+    podSecurity,
     warnings,
   };
   return { inject: true, plan };
@@ -247,98 +364,4 @@ function definedOnly<T extends Record<string, string | undefined>>(o: T): Partia
   const out: Partial<Record<keyof T, string>> = {};
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k]!;
   return out;
-}
-
-interface ChosenPort {
-  readonly port: number;
-  readonly mode: ListenerMode;
-  readonly name?: string;
-}
-
-/** Istio-style protocol selection by port name: http*, web -> http; everything else -> tcp. */
-export function modeForPortName(name: string | undefined): ListenerMode {
-  if (name === undefined) return 'tcp';
-  return name.startsWith('http') || name === 'web' ? 'http' : 'tcp';
-}
-
-/** Declared TCP container ports of the app containers: port -> name (first declaration wins). */
-function declaredPorts(pod: Pod): Map<number, string | undefined> {
-  const out = new Map<number, string | undefined>();
-  for (const c of pod.spec.containers) {
-    for (const p of c.ports ?? []) {
-      if ((p.protocol ?? 'TCP') !== 'TCP') continue;
-      // out of range: the API server's validation rejects the pod after us; do not plan for it
-      if (p.containerPort < 1 || p.containerPort > 65535) continue;
-      if (!out.has(p.containerPort)) out.set(p.containerPort, p.name ?? undefined);
-    }
-  }
-  return out;
-}
-
-/** Ports to intercept, sorted by app port so listener ports are assigned in a stable order. */
-function choosePorts(pod: Pod, problems: string[]): ChosenPort[] {
-  const declared = declaredPorts(pod);
-  const text = pod.metadata?.annotations?.[Annotations.ports];
-  const chosen: ChosenPort[] = [];
-  if (text === undefined) {
-    for (const [port, name] of declared) {
-      chosen.push({ port, mode: modeForPortName(name), ...(name !== undefined ? { name } : {}) });
-    }
-  } else {
-    const expected =
-      'a comma-separated list of PORT=MODE (MODE one of http, tcp, transparent), e.g. 8080=http,5432=tcp';
-    const seen = new Set<number>();
-    for (const raw of text.split(',')) {
-      const entry = raw.trim();
-      if (entry === '') continue;
-      const eq = entry.indexOf('=');
-      const portText = eq === -1 ? entry : entry.slice(0, eq).trim();
-      const modeText = eq === -1 ? undefined : entry.slice(eq + 1).trim();
-      const port = parsePort(portText);
-      if (port === undefined) {
-        problems.push(bad(Annotations.ports, text, `${expected}; "${portText}" is not a port 1-65535`));
-        continue;
-      }
-      if (modeText !== undefined && !(LISTENER_MODES as readonly string[]).includes(modeText)) {
-        problems.push(bad(Annotations.ports, text, `${expected}; "${modeText}" is not a mode`));
-        continue;
-      }
-      if (seen.has(port)) {
-        problems.push(bad(Annotations.ports, text, `${expected}; port ${port} is listed twice`));
-        continue;
-      }
-      seen.add(port);
-      const name = declared.get(port);
-      const mode = (modeText as ListenerMode | undefined) ?? modeForPortName(name);
-      chosen.push({ port, mode, ...(name !== undefined ? { name } : {}) });
-    }
-  }
-  return chosen.sort((a, b) => a.port - b.port);
-}
-
-/** 15001, 15002, ... one per intercepted port, stepping over the admin port (15021). */
-export function assignListenPorts(count: number): number[] {
-  const out: number[] = [];
-  const admin: number = Defaults.adminPort;
-  for (let port: number = Defaults.sidecarPortBase; out.length < count; port++) {
-    if (port !== admin) out.push(port);
-  }
-  return out;
-}
-
-/** The sidecar's own ports must not collide with ports the app uses (they share a network stack). */
-function portConflicts(pod: Pod, listeners: readonly PlannedListener[]): string[] {
-  const reserved = new Map<number, string>([[Defaults.adminPort, "the sidecar's admin port"]]);
-  for (const l of listeners) reserved.set(l.listenPort, `the sidecar's listener for app port ${l.appPort}`);
-  const problems: string[] = [];
-  const used = new Set<number>([...declaredPorts(pod).keys(), ...listeners.map((l) => l.appPort)]);
-  for (const port of [...used].sort((a, b) => a - b)) {
-    const what = reserved.get(port);
-    if (what !== undefined) {
-      problems.push(
-        `app port ${port} conflicts with ${what}; realip reserves ${Defaults.sidecarPortBase}-${listeners[listeners.length - 1]?.listenPort ?? Defaults.sidecarPortBase} and ${Defaults.adminPort}`,
-      );
-    }
-  }
-  return problems;
 }

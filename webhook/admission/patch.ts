@@ -11,9 +11,10 @@ import {
   checkAppProbe,
   Defaults,
   formatListener,
+  SIDECAR_UID,
 } from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
-import type { Plan } from './decide.ts';
+import type { Decision, Plan } from './decide.ts';
 import { cloneJson, diff, type PatchOp } from './json-patch.ts';
 import { type Container, type Json, PROBE_KINDS, type Pod, type Probe } from './pod.ts';
 import { initContainer, sidecarContainer, sidecarPortNames } from './sidecar-spec.ts';
@@ -26,6 +27,15 @@ export interface InjectionStatus {
   readonly native: boolean;
   /** Original app probes that were pointed at the sidecar's admin port: container -> kind -> probe. */
   readonly probes?: Record<string, Record<string, Json>>;
+  /** The sidecar's admin port and uid, when not the defaults (15021, 1337). */
+  readonly adminPort?: number;
+  readonly sidecarUid?: number;
+  /** Redirect mode: the only sources steered into the sidecar. */
+  readonly redirectFrom?: readonly string[];
+  /** Enforced Pod Security level when not privileged (it can turn redirect into port mode). */
+  readonly podSecurity?: string;
+  /** App ports left alone, with the reason code: "PORT/NAME REASON". */
+  readonly leftAlone?: readonly string[];
 }
 
 export interface Mutation {
@@ -51,7 +61,7 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
       for (const kind of PROBE_KINDS) {
         const probe = c[kind];
         if (probe === undefined || probe === null) continue;
-        const rewritten = rewriteProbe(c, kind, probe, intercepted);
+        const rewritten = rewriteProbe(c, kind, probe, intercepted, plan.adminPort);
         if (typeof rewritten === 'string') {
           warnings.push(`container ${c.name} ${kind}: ${rewritten}`);
           continue;
@@ -79,6 +89,11 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
     steering: plan.steering,
     native: plan.native,
     ...(probes !== undefined ? { probes } : {}),
+    ...(plan.adminPort !== Defaults.adminPort ? { adminPort: plan.adminPort } : {}),
+    ...(plan.sidecarUid !== SIDECAR_UID ? { sidecarUid: plan.sidecarUid } : {}),
+    ...(plan.steering === 'redirect' ? { redirectFrom: plan.redirectFrom } : {}),
+    ...(plan.podSecurity !== 'privileged' ? { podSecurity: plan.podSecurity } : {}),
+    ...(leftAlone(plan).length > 0 ? { leftAlone: leftAlone(plan) } : {}),
   };
   pod.metadata ??= {};
   pod.metadata.annotations = {
@@ -88,6 +103,49 @@ export function mutatePod(original: Pod, plan: Plan): Mutation {
   return { pod, status, warnings };
 }
 
+/** What a skip records in realip.dev/status (no containers are added). */
+export interface SkipStatus {
+  readonly version: string;
+  readonly injected: false;
+  readonly reasons: readonly string[];
+  readonly leftAlone?: readonly string[];
+}
+
+/**
+ * A pod not injected for a reason the user may want to see on the pod itself (a mesh, no port
+ * safe to intercept, nothing trusted): the same pod with only realip.dev/status added. Undefined
+ * for skips that leave the pod untouched (opted out, hostNetwork, mirror, already injected, no ports).
+ */
+export function markSkipped(
+  original: Pod,
+  decision: Extract<Decision, { inject: false; denied?: false }>,
+): Pod | undefined {
+  if (decision.ports === undefined && decision.notes === undefined) return undefined;
+  const pod = cloneJson(original as unknown as Json) as unknown as Pod;
+  const left = (decision.ports ?? [])
+    .filter((p) => p.reason !== undefined)
+    .map((p) => `${p.port}${p.name !== undefined ? `/${p.name}` : ''} ${p.reason}`);
+  const status: SkipStatus = {
+    version: version(),
+    injected: false,
+    reasons: decision.reasons,
+    ...(left.length > 0 ? { leftAlone: left } : {}),
+  };
+  pod.metadata ??= {};
+  pod.metadata.annotations = {
+    ...(pod.metadata.annotations ?? {}),
+    [Annotations.status]: JSON.stringify(status),
+  };
+  return pod;
+}
+
+function leftAlone(plan: Plan): string[] {
+  return plan.ports
+    .filter((p) => p.reason !== undefined)
+    .map((p) => `${p.port}${p.name !== undefined ? `/${p.name}` : ''} ${p.reason}`);
+}
+
+/** A rewritten probe targets the default admin port; the plan may have moved it past the pod's ports. */
 /** JSON Patch that turns the original pod into the mutated one. */
 export function buildPatch(original: Pod, mutated: Pod): PatchOp[] {
   return diff(original as unknown as Json, mutated as unknown as Json);
@@ -125,12 +183,13 @@ function rewriteProbe(
   kind: AppProbeKind,
   probe: Probe,
   intercepted: ReadonlySet<number>,
+  adminPort: number,
 ): RewrittenProbe | string | undefined {
   const { httpGet, tcpSocket } = probe;
   const timeoutSeconds =
     typeof probe.timeoutSeconds === 'number' ? probe.timeoutSeconds : DEFAULT_PROBE_TIMEOUT_SECONDS;
   const path = appHealthPath(c.name, kind);
-  const target = { path, port: Defaults.adminPort, scheme: 'HTTP' };
+  const target = { path, port: adminPort, scheme: 'HTTP' };
   let original: AppProbe;
   let next: Probe;
   if (httpGet !== undefined && httpGet !== null) {

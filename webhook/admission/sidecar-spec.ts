@@ -14,7 +14,6 @@ import {
   formatListener,
   INIT_CONTAINER,
   SIDECAR_CONTAINER,
-  SIDECAR_UID,
   SIDECAR_WAIT_COMMAND,
   SidecarAdminPaths,
 } from '../../common/contract.ts';
@@ -59,9 +58,9 @@ function resources(r: SidecarResources): JsonObject | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function adminProbe(path: string, periodSeconds: number, failureThreshold: number): JsonObject {
+function adminProbe(port: number, path: string, periodSeconds: number, failureThreshold: number): JsonObject {
   return {
-    httpGet: { path, port: Defaults.adminPort, scheme: 'HTTP' },
+    httpGet: { path, port, scheme: 'HTTP' },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 1,
@@ -79,7 +78,7 @@ export function sidecarContainer(
     { name: Env.listeners, value: listenersValue(plan) },
     { name: Env.trustedCidrs, value: plan.trustedCidrs.join(',') },
     { name: Env.proxy, value: plan.proxy },
-    { name: Env.adminPort, value: String(Defaults.adminPort) },
+    { name: Env.adminPort, value: String(plan.adminPort) },
   ];
   if (plan.emit !== undefined) env.push({ name: Env.emit, value: plan.emit });
   if (appProbes !== undefined) env.push({ name: Env.appProbes, value: JSON.stringify(appProbes) });
@@ -100,8 +99,8 @@ export function sidecarContainer(
   // allowPrivilegeEscalation: false blocks file capabilities), so a sidecar with transparent
   // listeners runs as uid 0 with only NET_ADMIN + NET_RAW; every other sidecar is non-root.
   c.securityContext = {
-    runAsUser: transparent ? 0 : SIDECAR_UID,
-    runAsGroup: transparent ? 0 : SIDECAR_UID,
+    runAsUser: transparent ? 0 : plan.sidecarUid,
+    runAsGroup: transparent ? 0 : plan.sidecarUid,
     runAsNonRoot: !transparent,
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,
@@ -110,9 +109,9 @@ export function sidecarContainer(
     seccompProfile: { type: 'RuntimeDefault' },
   };
   // startup gates the app (native sidecars): listeners are bound once /readyz answers 200.
-  c.startupProbe = adminProbe(SidecarAdminPaths.readyz, 1, 60);
-  c.readinessProbe = adminProbe(SidecarAdminPaths.readyz, 5, 3);
-  c.livenessProbe = adminProbe(SidecarAdminPaths.healthz, 10, 3);
+  c.startupProbe = adminProbe(plan.adminPort, SidecarAdminPaths.readyz, 1, 60);
+  c.readinessProbe = adminProbe(plan.adminPort, SidecarAdminPaths.readyz, 5, 3);
+  c.livenessProbe = adminProbe(plan.adminPort, SidecarAdminPaths.healthz, 10, 3);
   if (plan.native) {
     c.restartPolicy = 'Always';
   } else {

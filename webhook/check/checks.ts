@@ -16,7 +16,8 @@ import {
   type V1Pod,
   VersionApi,
 } from '@kubernetes/client-node';
-import { INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import { Annotations, INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from '../../common/contract.ts';
+import { allowsNetAdmin, meshOf, type PodSecurityLevel, podSecurityLevel } from '../admission/namespace.ts';
 import { daysLeft, fetchServedCertificate, parseBundle, verifyAgainstBundle } from './tls.ts';
 
 export type Status = 'pass' | 'fail' | 'warn' | 'skip';
@@ -79,7 +80,52 @@ export function selectorMatches(sel: V1LabelSelector | undefined, labels: Record
   return true;
 }
 
-/** A harmless pod: one container with a named HTTP port, which the webhook would intercept. */
+function skipReasons(status: string | undefined): string | undefined {
+  if (status === undefined) return undefined;
+  try {
+    const s = JSON.parse(status) as { injected?: unknown; reasons?: unknown };
+    return s.injected === false && Array.isArray(s.reasons) ? s.reasons.join(', ') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What injection does in a namespace, from the labels the webhook reads (namespace.ts). */
+export function namespaceBehaviour(ns: {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}): { level: PodSecurityLevel; text: string } {
+  const view = { state: 'known' as const, ns };
+  const level = podSecurityLevel(view);
+  const mesh = meshOf({ metadata: {}, spec: { containers: [] } }, view);
+  const what =
+    mesh !== undefined
+      ? `pods skipped (${mesh.mesh} injection is on)`
+      : allowsNetAdmin(level)
+        ? 'redirect mode as configured'
+        : 'port mode (no init container, no transparent listeners)';
+  return { level, text: `${ns.name}: ${level}, ${what}` };
+}
+
+function podSecurityCheck(
+  namespaces: { name: string; labels: Record<string, string>; annotations: Record<string, string> }[],
+): CheckResult {
+  const rows = namespaces.map(namespaceBehaviour);
+  const restricted = rows.some((r) => !allowsNetAdmin(r.level));
+  return {
+    id: 'pod-security',
+    status: restricted ? 'warn' : 'pass',
+    title: 'Pod Security enforcement',
+    detail: rows.length === 0 ? 'no injected namespace' : rows.map((r) => r.text).join('; '),
+    ...(restricted ? { code: 'CHK_POD_SECURITY_PORT_MODE' } : {}),
+  };
+}
+
+/**
+ * A harmless pod: one container with a named HTTP port, which the webhook would intercept. It
+ * complies with Pod Security `restricted`, so in any namespace only what realip adds can fail it.
+ */
 export function probePod(namespace: string): V1Pod {
   return {
     apiVersion: 'v1',
@@ -90,11 +136,13 @@ export function probePod(namespace: string): V1Pod {
       labels: { app: 'realip-check' },
     },
     spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {
           name: 'app',
           image: 'registry.invalid/realip-check:0',
           ports: [{ name: 'http', containerPort: 8080 }],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         },
       ],
     },
@@ -426,6 +474,7 @@ async function namespaceChecks(
     const labelled = list.items.map((n) => ({
       name: n.metadata?.name ?? '',
       labels: n.metadata?.labels ?? {},
+      annotations: n.metadata?.annotations ?? {},
     }));
     selected = labelled.filter((n) => selectorMatches(wh?.namespaceSelector, n.labels)).map((n) => n.name);
     const excluded = labelled.filter((n) => !selected.includes(n.name)).map((n) => n.name);
@@ -448,6 +497,7 @@ async function namespaceChecks(
     } else {
       add({ id: 'namespaces', status: 'pass', title: 'labelled namespaces', detail: selected.join(', ') });
     }
+    if (labelled.length > 0) add(podSecurityCheck(labelled.filter((n) => selected.includes(n.name))));
   } catch (err: unknown) {
     add({
       id: 'namespaces',
@@ -473,6 +523,8 @@ async function namespaceChecks(
     const pod = await core.createNamespacedPod({ namespace: ns, body: probePod(ns), dryRun: 'All' });
     const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
     const count = names.filter((n) => n === SIDECAR_CONTAINER).length;
+    // A skip the webhook recorded on the pod says why (e.g. no trusted CIDRs).
+    const skipped = skipReasons(pod.metadata?.annotations?.[Annotations.status]);
     add(
       count === 1
         ? {
@@ -485,7 +537,10 @@ async function namespaceChecks(
             id: 'dry-run',
             status: 'fail',
             title,
-            detail: `in namespace ${ns}: ${count === 0 ? 'no' : count} ${SIDECAR_CONTAINER} container (containers: ${names.join(', ')}); is the webhook down with failurePolicy Ignore?`,
+            detail:
+              skipped !== undefined
+                ? `in namespace ${ns}: not injected, the webhook says ${skipped}`
+                : `in namespace ${ns}: ${count === 0 ? 'no' : count} ${SIDECAR_CONTAINER} container (containers: ${names.join(', ')}); is the webhook down with failurePolicy Ignore?`,
             code: 'CHK_NOT_INJECTED',
           },
     );
