@@ -9,7 +9,6 @@
  */
 import {
   type AppProbesJson,
-  Defaults,
   Env,
   formatListener,
   INIT_CONTAINER,
