@@ -23,9 +23,9 @@ export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 /**
  * Node does not time requests one by one: a sweep checks every connection each
- * connectionsCheckingInterval (default 30 s), so a 30 s timeout fired anywhere between 30 s and 60 s
- * after the request began (later still behind the default 60 s headersTimeout sweep). Sweeping a
- * twentieth of the timeout (at most once a second) keeps it within 5 % (1 s at 30 s).
+ * connectionsCheckingInterval (default 30 s), so a 30 s timeout fired anywhere from 30 s to a full
+ * sweep later, depending on where in the cycle the request began. Sweeping a twentieth of the
+ * timeout (at most once a second) keeps it within 5 % (1 s at 30 s).
  */
 export function timeoutSweepMs(requestTimeoutMs: number): number {
   return Math.max(10, Math.min(1000, Math.floor(requestTimeoutMs / 20)));
@@ -62,7 +62,7 @@ function codeFor(status: number): string {
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { defaults, metrics } = opts;
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  // headersTimeout defaults to min(60 s, requestTimeout) in Node; set both so neither waits longer.
+  // Node's default headersTimeout is min(60 s, requestTimeout); pinned so it never outlasts it.
   const serverTimeouts = {
     requestTimeout,
     headersTimeout: requestTimeout,
