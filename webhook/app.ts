@@ -19,7 +19,17 @@ import type { WebhookMetrics } from './metrics.ts';
 export const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 /** Longer than the API server's idle connection timeout (90 s), so it is the one that closes. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+/** The whole request (head and body) must arrive within this; the client then gets a 408 and a close. */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Node does not time requests one by one: a sweep checks every connection each
+ * connectionsCheckingInterval (default 30 s), so a 30 s timeout fired anywhere from 30 s to a full
+ * sweep later, depending on where in the cycle the request began. Sweeping a twentieth of the
+ * timeout (at most once a second) keeps it within 5 % (1 s at 30 s).
+ */
+export function timeoutSweepMs(requestTimeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(requestTimeoutMs / 20)));
+}
 /** A client that does not finish its TLS handshake in time is dropped (slowloris at the TLS layer). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -30,6 +40,8 @@ export interface AppOptions {
   readonly https?: { readonly cert: string; readonly key: string };
   /** Reads the pod's namespace (Pod Security, meshes, namespace defaults); absent: not looked up. */
   readonly namespaces?: (name: string) => Promise<NamespaceView>;
+  /** Default REQUEST_TIMEOUT_MS; shorter in tests. */
+  readonly requestTimeoutMs?: number;
 }
 
 const STATUS_CODES: Readonly<Record<number, string>> = {
@@ -49,18 +61,32 @@ function codeFor(status: number): string {
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const { defaults, metrics } = opts;
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // Node's default headersTimeout is min(60 s, requestTimeout); pinned so it never outlasts it.
+  const serverTimeouts = {
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval: timeoutSweepMs(requestTimeout),
+  };
   const app = Fastify({
     loggerInstance: opts.log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: false,
     ...(opts.https
-      ? { https: { cert: opts.https.cert, key: opts.https.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } }
-      : {}),
+      ? {
+          https: {
+            cert: opts.https.cert,
+            key: opts.https.key,
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+            ...serverTimeouts,
+          },
+        }
+      : { http: serverTimeouts }),
   }) as unknown as FastifyInstance;
 
   if (opts.https) {

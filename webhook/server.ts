@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly namespaces?: NamespaceLookup;
   /** Self-managed: how often the Secret and caBundle are re-checked (default 1 h). */
   readonly certCheckIntervalMs?: number;
+  /** Default REQUEST_TIMEOUT_MS (30 s); shorter in tests. */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface RunningWebhook {
@@ -94,6 +96,7 @@ export async function startWebhook(o: StartOptions): Promise<RunningWebhook> {
     metrics,
     https: material,
     ...(o.namespaces !== undefined ? { namespaces: o.namespaces } : {}),
+    ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
   });
   swap = (m) => (app.server as Server).setSecureContext({ cert: m.cert, key: m.key });
   const metricsApp = buildMetricsApp({ metrics, state, log: o.log });

@@ -18,6 +18,7 @@ export const PP_CODES = [
   'PP_V2_TLV_OVERRUN',
   'PP_V2_BAD_TLV',
   'PP_V2_BAD_CRC',
+  'PP_V2_DUPLICATE_CRC',
 ] as const;
 export type ProxyProtocolCode = (typeof PP_CODES)[number];
 

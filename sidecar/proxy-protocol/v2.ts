@@ -95,7 +95,9 @@ export function decodeV2(buf: Buffer, options: DecodeOptions = {}): DecodeResult
 
 /**
  * PP2_TYPE_CRC32C: the checksum of the whole header with the CRC field zeroed. A mismatch means the
- * header was damaged or forged; the spec says to drop the connection.
+ * header was damaged or forged; the spec says to drop the connection. The spec defines one checksum
+ * per header; a second CRC32C TLV is refused rather than ignored, since checking only one of them
+ * let a header pass whose other checksum was wrong (and readers disagree on which one counts).
  */
 function checkCrc(
   buf: Buffer,
@@ -103,7 +105,11 @@ function checkCrc(
   tlvs: readonly { type: number; value: Buffer }[],
   tlvStart: number,
 ) {
-  const crcTlv = tlvs.find((t) => t.type === TlvType.CRC32C);
+  const crcTlvs = tlvs.filter((t) => t.type === TlvType.CRC32C);
+  if (crcTlvs.length > 1) {
+    return fail('PP_V2_DUPLICATE_CRC', `v2 header has ${crcTlvs.length} CRC32C TLVs; at most one is allowed`);
+  }
+  const crcTlv = crcTlvs[0];
   if (!crcTlv) return undefined;
   const expected = crcTlv.value.readUInt32BE(0);
   const copy = Buffer.from(buf.subarray(0, total));

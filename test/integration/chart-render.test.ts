@@ -125,6 +125,9 @@ describe('chart', () => {
       [['--set', 'injection.proxy=sometimes'], /proxy/],
       [['--set', 'injection.nativeSidecar=maybe'], /nativeSidecar/],
       [['--set', 'injection.trustedCidrs={10.0.0.0}'], /trustedCidrs/],
+      // Host bits set, and an IPv4-mapped CIDR below /96 (which once widened to 0.0.0.0/0).
+      [['--set', 'injection.trustedCidrs={10.0.0.1/8}'], /trustedCidrs/],
+      [['--set', 'injection.trustedCidrs={::ffff:10.0.0.5/32}'], /trustedCidrs/],
       [['--set', 'replicas=3'], /replicas/],
       [['--set', 'injection.sidecar.resources.requests.memory=lots'], /memory/],
       [['--set', 'tls.mode=vault'], /mode/],

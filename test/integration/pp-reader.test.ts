@@ -102,6 +102,54 @@ describe('header reader', () => {
       );
     }));
 
+  test('an IPv4-mapped trusted CIDR trusts exactly its addresses, not everybody (dual-stack socket)', () =>
+    // Regression: ::ffff:127.0.0.1/32 was read as 0.0.0.0/0, so a header from any source was believed.
+    withListener({ trusted: ['::ffff:127.0.0.1/128'] }, async (l) => {
+      const header = encodeV1({
+        family: 'TCP4',
+        source: { address: '203.0.113.9', port: 4000 },
+        destination: { address: '10.0.0.1', port: 80 },
+      });
+      const stranger = await connect(l.port, '127.0.0.2');
+      stranger.write(header);
+      await closedBy(stranger);
+      assert.equal(l.hop.seen.length, 0, 'a header from 127.0.0.2 must not be honoured');
+      assert.equal(
+        l.metrics.connections.get({
+          listener: 0,
+          mode: 'tcp',
+          outcome: 'untrusted',
+          code: 'PP_UNTRUSTED_SOURCE',
+        }),
+        1,
+      );
+      const edge = await connect(l.port, '127.0.0.1');
+      edge.end(Buffer.concat([header, Buffer.from('hi')]));
+      const rec = await l.hop.next(0);
+      await rec.ended;
+      assert.deepEqual(rec.conn.client, { address: '203.0.113.9', port: 4000, family: 4 });
+    }));
+
+  test('a mapped trusted CIDR below /96, or one with host bits set, is refused at start-up', async () => {
+    const refused = async (trusted: string, want: RegExp) => {
+      let l: TestListener | undefined;
+      try {
+        l = await recordingListener({ trusted: [trusted] });
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'CFG_INVALID');
+        assert.match((err as Error).message, want);
+        return;
+      }
+      await l.close();
+      assert.fail(`--trusted-cidrs ${trusted} was accepted`);
+    };
+    await refused(
+      '::ffff:127.0.0.1/32',
+      /--trusted-cidrs \/ REALIP_TRUSTED_CIDRS: "::ffff:127\.0\.0\.1\/32" is an IPv4-mapped address with a prefix below \/96/,
+    );
+    await refused('127.0.0.1/8', /"127\.0\.0\.1\/8" has host bits set; did you mean 127\.0\.0\.0\/8\?/);
+  });
+
   test('required mode: a trusted source without a header is closed', () =>
     withListener({}, async (l) => {
       const s = await connect(l.port);

@@ -220,6 +220,40 @@ test('a conflicting REDIRECT for the same port ahead of ours: STEER_CONFLICT nam
   );
 });
 
+test('--redirect-from with an IPv4-mapped CIDR renders exactly that IPv4 source; below /96 or host bits: exit 2', async (t) => {
+  // Regression: ::ffff:10.0.0.5/32 rendered `-s 0.0.0.0/0` (every source redirected).
+  const ns = await freshNs(t);
+  const r = await ns.realip([
+    'init',
+    '--listener',
+    'http:15001:8080',
+    '--redirect-from',
+    '::ffff:10.0.0.5/128',
+    '--dry-run',
+  ]);
+  ok(r, 'dry-run');
+  const rules = r.stdout.split('\n').filter((l) => l.startsWith('-A REALIP_PREROUTING'));
+  assert.deepEqual(rules, [
+    '-A REALIP_PREROUTING -s 10.0.0.5/32 ! -i lo -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001',
+  ]);
+  const bad = await ns.realip([
+    'init',
+    '--listener',
+    'http:15001:8080',
+    '--redirect-from',
+    '::ffff:10.0.0.5/32,10.0.0.1/8',
+    '--dry-run',
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.doesNotMatch(bad.stdout, /0\.0\.0\.0\/0/);
+  assert.match(bad.stderr, /CFG_INVALID/);
+  assert.match(
+    bad.stderr,
+    /--redirect-from \/ REALIP_REDIRECT_FROM: "::ffff:10\.0\.0\.5\/32" is an IPv4-mapped address with a prefix below \/96/,
+  );
+  assert.match(bad.stderr, /"10\.0\.0\.1\/8" has host bits set; did you mean 10\.0\.0\.0\/8\?/);
+});
+
 test('bad configuration: CFG_INVALID with every problem, exit 2', async (t) => {
   const ns = await freshNs(t);
   const r = await ns.realip(['init', '--listener', 'http:15001', '--iptables-backend', 'bpf']);

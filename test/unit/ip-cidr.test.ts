@@ -52,6 +52,44 @@ test('IPv4-mapped IPv6 is shown and matched as IPv4', () => {
   assert.ok(!set.has('11.0.0.1'));
 });
 
+test('an IPv4-mapped CIDR means exactly what it says: /96-/128 rebased, below /96 refused', () => {
+  // Regression: ::ffff:10.0.0.5/32 was read as 0.0.0.0/0 and trusted every source.
+  const widened = parseCidr('::ffff:10.0.0.5/32');
+  assert.equal(typeof widened, 'string');
+  assert.match(widened as string, /IPv4-mapped address with a prefix below \/96.*10\.0\.0\.5\/32/);
+  for (const text of ['::ffff:10.0.0.5/128', '::ffff:a00:5/128', '::ffff:10.0.0.5']) {
+    const { set, problems } = CidrSet.parse([text]);
+    assert.deepEqual(problems, [], text);
+    assert.ok(set.has('10.0.0.5') && set.has('::ffff:10.0.0.5'), text);
+    assert.ok(!set.has('10.0.0.6') && !set.has('198.51.100.1') && !set.has('::1'), text);
+  }
+  const c = parseCidr('::ffff:10.0.0.0/104');
+  assert.ok(typeof c !== 'string');
+  assert.deepEqual([c.family, c.prefix, Array.from(c.bytes)], [4, 8, [10, 0, 0, 0]]);
+  const all = parseCidr('::ffff:0:0/96');
+  assert.ok(
+    typeof all !== 'string' && all.family === 4 && all.prefix === 0,
+    'the whole mapped block is all IPv4',
+  );
+  assert.match(parseCidr('::ffff:10.0.0.5/129') as string, /prefix length must be 0-128/);
+});
+
+test('host bits set are refused with the network form named', () => {
+  assert.equal(parseCidr('10.0.0.1/8'), '"10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?');
+  assert.equal(
+    parseCidr('2001:db8::1/32'),
+    '"2001:db8::1/32" has host bits set; did you mean 2001:db8::/32?',
+  );
+  assert.equal(
+    parseCidr('::ffff:10.0.0.1/104'),
+    '"::ffff:10.0.0.1/104" has host bits set; did you mean ::ffff:10.0.0.0/104?',
+  );
+  assert.equal(parseCidr(' 10.0.0.1/8 '), '"10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?');
+  for (const fine of ['10.0.0.1/32', '10.0.0.1', '0.0.0.0/0', '::/0', '2001:db8::/32', '2001:db8::1']) {
+    assert.equal(typeof parseCidr(fine), 'object', fine);
+  }
+});
+
 test('CIDR sets match by prefix, both families, and report bad entries', () => {
   const { set, problems } = CidrSet.parse([
     '192.168.0.0/23',
@@ -59,8 +97,9 @@ test('CIDR sets match by prefix, both families, and report bad entries', () => {
     '203.0.113.7',
     'nonsense',
     '10.0.0.0/40',
+    '192.168.1.0/23',
   ]);
-  assert.equal(problems.length, 2);
+  assert.equal(problems.length, 3);
   assert.ok(set.has('192.168.1.255'));
   assert.ok(!set.has('192.168.2.0'));
   assert.ok(set.has('2001:db8:ffff::1'));

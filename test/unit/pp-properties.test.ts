@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import ppjs from 'proxy-protocol-js';
 import { formatIPv4, formatIPv6 } from '../../common/ip.ts';
+import { crc32c } from '../../sidecar/proxy-protocol/crc32c.ts';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { type EncodeInput, encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { PP_CODES, ProxyProtocolError } from '../../sidecar/proxy-protocol/errors.ts';
@@ -113,6 +114,60 @@ describe('codec properties', () => {
     assert.ok(local.kind === 'header' && local.header.command === 'LOCAL');
     const unknown = decode(encodeV1({ family: 'UNKNOWN' }));
     assert.ok(unknown.kind === 'header' && unknown.header.family === 'UNKNOWN' && !unknown.header.source);
+  });
+});
+
+describe('CRC32C TLV', () => {
+  /** A v2 header with two CRC32C TLVs, `right` of them holding the header's real checksum. */
+  function twoCrcs(right: 'first' | 'second' | 'both', command: 'PROXY' | 'LOCAL' = 'PROXY'): Buffer {
+    const buf = encodeV2({
+      ...(command === 'LOCAL'
+        ? { command: 'LOCAL' as const, family: 'UNKNOWN' as const }
+        : {
+            family: 'TCP4' as const,
+            source: { address: '198.51.100.7', port: 40000 },
+            destination: { address: '10.0.0.1', port: 80 },
+          }),
+      tlvs: [
+        { type: 0x03, value: Buffer.alloc(4) },
+        { type: 0x03, value: Buffer.from('bad!') },
+      ],
+    });
+    const second = buf.length - 4;
+    const first = second - 3 - 4;
+    // Each checksum covers the header with its own field zeroed and the other as sent.
+    if (right !== 'second') buf.writeUInt32BE(crc32c(buf), first);
+    if (right !== 'first') {
+      const copy = Buffer.from(buf);
+      copy.fill(0, second, second + 4);
+      buf.writeUInt32BE(crc32c(copy), second);
+    }
+    return buf;
+  }
+
+  test('a header with two CRC32C TLVs is refused, whichever of them is right', () => {
+    // Regression: only the first was checked, so a wrong second checksum passed.
+    for (const right of ['first', 'second', 'both'] as const) {
+      for (const command of ['PROXY', 'LOCAL'] as const) {
+        const r = decode(twoCrcs(right, command));
+        assert.ok(r.kind === 'error', `${command}, ${right} right: ${r.kind}`);
+        assert.equal(r.error.code, 'PP_V2_DUPLICATE_CRC');
+        assert.match(r.error.message, /2 CRC32C TLVs; at most one/);
+      }
+    }
+  });
+
+  test('one right CRC32C TLV is accepted, one wrong is PP_V2_BAD_CRC', () => {
+    const h: EncodeInput = {
+      family: 'TCP4',
+      source: { address: '198.51.100.7', port: 40000 },
+      destination: { address: '10.0.0.1', port: 80 },
+    };
+    const good = encodeV2(h, { crc32c: true });
+    assert.equal(decode(good).kind, 'header');
+    good[good.length - 1]! ^= 1;
+    const bad = decode(good);
+    assert.ok(bad.kind === 'error' && bad.error.code === 'PP_V2_BAD_CRC');
   });
 });
 

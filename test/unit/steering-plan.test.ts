@@ -68,10 +68,10 @@ test('jump is left out when iptables -C found it (re-run)', () => {
   );
 });
 
-test('redirect-from: one rule per source of the family, masked as iptables-save prints it', () => {
+test('redirect-from: one rule per source of the family, as iptables-save prints it', () => {
   const plan = planSteering({
     listeners: listeners('http:15001:8080,tcp:15002:5432'),
-    redirectFrom: cidrs('198.51.100.9/24', '203.0.113.7', '2001:db8:0:0:1::/64'),
+    redirectFrom: cidrs('198.51.100.0/24', '203.0.113.7', '2001:db8:0:0::/64'),
   });
   assert.deepEqual(plan.families[0]!.chainRules, [
     '-A REALIP_PREROUTING -s 198.51.100.0/24 ! -i lo -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001',
@@ -83,6 +83,19 @@ test('redirect-from: one rule per source of the family, masked as iptables-save 
     '-A REALIP_PREROUTING -s 2001:db8::/64 ! -i lo -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001',
     '-A REALIP_PREROUTING -s 2001:db8::/64 ! -i lo -p tcp -m tcp --dport 5432 -j REDIRECT --to-ports 15002',
   ]);
+});
+
+test('redirect-from: an IPv4-mapped CIDR is an IPv4 source of exactly its size', () => {
+  // Regression: ::ffff:10.0.0.5/32 rendered -s 0.0.0.0/0 (it is now refused by parseCidr).
+  const plan = planSteering({
+    listeners: listeners('http:15001:8080'),
+    redirectFrom: cidrs('::ffff:10.0.0.5/128', '::ffff:198.51.100.0/120'),
+  });
+  assert.deepEqual(plan.families[0]!.chainRules, [
+    '-A REALIP_PREROUTING -s 10.0.0.5/32 ! -i lo -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001',
+    '-A REALIP_PREROUTING -s 198.51.100.0/24 ! -i lo -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001',
+  ]);
+  assert.deepEqual(plan.families[1]!.chainRules, []);
 });
 
 test('redirect-from without a range of a family redirects nothing of that family', () => {

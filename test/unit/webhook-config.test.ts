@@ -127,7 +127,7 @@ test('every problem is reported at once, naming flag, variable and value', () =>
         '--proxy',
         'maybe',
         '--trusted-cidrs',
-        '10.0.0.0/40',
+        '10.0.0.0/40,::ffff:10.0.0.5/32,10.0.0.1/8',
         '--sidecar-cpu-limit',
         'lots',
         '--bogus',
@@ -141,6 +141,14 @@ test('every problem is reported at once, naming flag, variable and value', () =>
     assert.match(text, /--port \/ REALIP_WEBHOOK_PORT = "70000"/);
     assert.match(text, /--proxy \/ REALIP_PROXY = "maybe"/);
     assert.match(text, /--trusted-cidrs \/ REALIP_TRUSTED_CIDRS: "10\.0\.0\.0\/40"/);
+    assert.match(
+      text,
+      /--trusted-cidrs \/ REALIP_TRUSTED_CIDRS: "::ffff:10\.0\.0\.5\/32" is an IPv4-mapped address/,
+    );
+    assert.match(
+      text,
+      /--trusted-cidrs \/ REALIP_TRUSTED_CIDRS: "10\.0\.0\.1\/8" has host bits set; did you mean 10\.0\.0\.0\/8\?/,
+    );
     assert.match(text, /--sidecar-cpu-limit \/ REALIP_SIDECAR_CPU_LIMIT = "lots"/);
     assert.match(text, /--native-sidecar \/ REALIP_NATIVE_SIDECAR = "sometimes"/);
     assert.match(text, /unknown option "--bogus"/);

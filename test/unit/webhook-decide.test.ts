@@ -14,6 +14,7 @@ import { classifyPortName } from '../../webhook/admission/port-rules.ts';
 import { mutatePod } from '../../webhook/admission/patch.ts';
 import type { Container, Pod } from '../../webhook/admission/pod.ts';
 import { sidecarPortNames } from '../../webhook/admission/sidecar-spec.ts';
+import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
 
 function pod(annotations: Record<string, string> = {}, containers?: Container[]): Pod {
@@ -633,4 +634,35 @@ test('probe fields of the wrong type (regression: scheme 7 crashed the rewrite) 
   assert.deepEqual(mutatePod(p, plan(p)).pod.spec.containers[0]!.readinessProbe, {
     tcpSocket: { port: 8080, host: 5 },
   });
+});
+
+test('CIDR annotations: a mapped CIDR below /96 or host bits set deny; a mapped /128 reaches the sidecar as one host', () => {
+  // Regression: realip.dev/trusted-cidrs ::ffff:10.0.0.5/32 reached the sidecar, which read 0.0.0.0/0.
+  const r = decide(
+    pod({
+      'realip.dev/trusted-cidrs': '::ffff:10.0.0.5/32',
+      'realip.dev/redirect-from': '10.0.0.1/8',
+    }),
+    TEST_DEFAULTS,
+  );
+  assert.ok(!r.inject && r.denied);
+  const text = r.problems.join('\n');
+  assert.match(
+    text,
+    /realip\.dev\/trusted-cidrs: .*"::ffff:10\.0\.0\.5\/32" is an IPv4-mapped address with a prefix below \/96/,
+  );
+  assert.match(
+    text,
+    /realip\.dev\/redirect-from: .*"10\.0\.0\.1\/8" has host bits set; did you mean 10\.0\.0\.0\/8\?/,
+  );
+
+  const p = plan(pod({ 'realip.dev/trusted-cidrs': '::ffff:10.0.0.5/128' }));
+  const sidecar = mutatePod(pod(), p).pod.spec.initContainers!.find((c) => c.name === SIDECAR_CONTAINER)!;
+  const { config } = parseSidecarConfig([], {
+    REALIP_LISTENERS: 'tcp:1:2',
+    [Env.trustedCidrs]: envOf(sidecar)[Env.trustedCidrs]!,
+  });
+  const trusted = (config as SidecarConfig).trusted;
+  assert.ok(trusted.has('10.0.0.5') && trusted.has('::ffff:10.0.0.5'));
+  assert.ok(!trusted.has('10.0.0.6') && !trusted.has('203.0.113.1'));
 });
