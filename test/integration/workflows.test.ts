@@ -71,6 +71,9 @@ after(() => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
+/** A GitHub Actions expression as written in a workflow: `${{ e }}`. */
+const gh = (e: string): string => `\${{ ${e} }}`;
+
 // biome-ignore lint/suspicious/noExplicitAny: workflow files are untyped YAML
 type Obj = any;
 function workflow(name: string): Obj {
@@ -124,7 +127,7 @@ describe('workflows', () => {
       '      - uses: actions/checkout@v4',
       '        with: { no-such-input: 1 }',
       '      - run: echo $UNQUOTED',
-      '      - run: echo "${{ github.event.no_such_context.x }}" > ${{ env.X }}',
+      `      - run: echo "${gh('github.event.no_such_context.x')}" > ${gh('env.X')}`,
       '',
     ].join('\n');
     const kinds = new Set(actionlint(repoWith({ 'bad.yml': bad })).map((f) => f.kind));
@@ -183,7 +186,7 @@ describe('workflows', () => {
     }
     const build = (images.steps as Obj[]).find((s) => String(s.uses).startsWith('docker/build-push-action@'));
     assert.ok(build, 'no docker/build-push-action step');
-    assert.equal(build.with.file, 'Dockerfile.${{ matrix.image }}');
+    assert.equal(build.with.file, `Dockerfile.${gh('matrix.image')}`);
     assert.equal(build.with.platforms, 'linux/amd64,linux/arm64');
     assert.equal(build.with.push, true);
     assert.match(images.env.IMAGE, /^ghcr\.io\//);
@@ -210,6 +213,9 @@ describe('workflows', () => {
     assert.equal(values.image.repository, 'ghcr.io/realip/realip-webhook');
     assert.equal(values.injection.sidecar.image.repository, 'ghcr.io/realip/realip-sidecar');
     const images = workflow('release.yml').jobs.images;
-    assert.equal(images.env.IMAGE, 'ghcr.io/${{ needs.version.outputs.owner }}/realip-${{ matrix.image }}');
+    assert.equal(
+      images.env.IMAGE,
+      `ghcr.io/${gh('needs.version.outputs.owner')}/realip-${gh('matrix.image')}`,
+    );
   });
 });
