@@ -138,6 +138,10 @@ describe('workflows', () => {
     );
   });
 
+  test('every run: step runs under bash -eo pipefail (shell: bash named)', () => {
+    for (const f of files) assert.equal(workflow(f).defaults?.run?.shell, 'bash', `${f}: defaults.run.shell`);
+  });
+
   test('every action is pinned to an exact version', () => {
     for (const f of files) {
       for (const u of usesOf(workflow(f))) {
@@ -203,9 +207,12 @@ describe('workflows', () => {
     assert.equal(rel.jobs.npm.permissions['id-token'], 'write', 'npm provenance needs id-token: write');
     // Nothing is published before the tests pass.
     assert.equal(rel.jobs.test.uses, './.github/workflows/ci.yml');
-    for (const job of ['images', 'npm'])
-      assert.ok(rel.jobs[job].needs.includes('test'), `${job} does not need test`);
+    assert.ok(rel.jobs.images.needs.includes('test'), 'images do not need test');
     assert.ok(rel.jobs.chart.needs.includes('images'), 'the chart is pushed before its images exist');
+    assert.ok(
+      rel.jobs.npm.needs.includes('images'),
+      'the CLI is published before its default sidecar image exists',
+    );
   });
 
   test('the chart default image repositories are the GHCR names release.yml pushes', () => {
