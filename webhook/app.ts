@@ -12,7 +12,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
 import { type Admission, admit } from './admission/admit.ts';
 import type { InjectionDefaults } from './admission/decide.ts';
 import { NO_NAMESPACE, type NamespaceView } from './admission/namespace.ts';
-import { deny, parseReview } from './admission/review.ts';
+import { type AdmissionRequest, deny, parseReview } from './admission/review.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 /** Real pods with many containers and large annotations stay far below this; etcd's limit is 1.5 MiB. */
@@ -42,6 +42,8 @@ export interface AppOptions {
   readonly namespaces?: (name: string) => Promise<NamespaceView>;
   /** Default REQUEST_TIMEOUT_MS; shorter in tests. */
   readonly requestTimeoutMs?: number;
+  /** Kubernetes Events for skips and denials; record() queues and returns at once. */
+  readonly events?: { record(request: AdmissionRequest, admission: Admission): void };
 }
 
 const STATUS_CODES: Readonly<Record<number, string>> = {
@@ -152,6 +154,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
     for (const reason of admission.reasons) metrics.admissions.inc({ result: admission.result, reason });
     metrics.duration.observe((performance.now() - started) / 1000);
+    opts.events?.record(request, admission);
     req.log.info(
       {
         uid: request.uid,

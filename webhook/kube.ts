@@ -7,15 +7,18 @@ import {
   AdmissionregistrationV1Api,
   ApiException,
   CoreV1Api,
+  EventsV1Api,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   type V1Secret,
   VersionApi,
 } from '@kubernetes/client-node';
 import type { Logger } from '../common/logger.ts';
 import type { NamespaceView } from './admission/namespace.ts';
 import type { CertBundle } from './certs.ts';
+import type { EventSender } from './events.ts';
 import type { ServerSupport } from './config.ts';
 import type { KubeCertApi, StoredSecret } from './self-managed.ts';
 
@@ -76,6 +79,32 @@ export function namespaceLookup(
     cache.set(name, { view, until: now() + (view.state === 'known' ? ttlMs : failureTtlMs) });
     if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
     return view;
+  };
+}
+
+/**
+ * Creates events.k8s.io/v1 Events (the chart grants `create` on them, nothing else). Named by
+ * generateName: each is a new object, so no read or patch is needed.
+ */
+export function kubeEventSender(kc: KubeConfig, instance: string): EventSender {
+  const api = kc.makeApiClient(EventsV1Api);
+  return async (e) => {
+    await api.createNamespacedEvent({
+      namespace: e.namespace,
+      body: {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { generateName: 'realip-', namespace: e.namespace },
+        eventTime: new V1MicroTime(),
+        reportingController: 'realip.dev/webhook',
+        reportingInstance: instance.slice(0, 128),
+        action: 'Admit',
+        reason: e.reason,
+        type: e.type,
+        note: e.note,
+        regarding: { ...e.regarding },
+      },
+    });
   };
 }
 

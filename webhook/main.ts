@@ -2,6 +2,7 @@
  * `realip webhook`: the only webhook file that touches process.*. Config -> logger -> native
  * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
  */
+import { hostname } from 'node:os';
 import { ConfigError, isRealipError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { renderHelp } from '../common/options.ts';
@@ -10,6 +11,7 @@ import {
   detectNativeSidecar,
   isFallbackConfig,
   kubeCertApi,
+  kubeEventSender,
   loadKubeConfig,
   namespaceLookup,
 } from './kube.ts';
@@ -62,7 +64,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       defaults,
       log,
       ...(config.tls.mode === 'self-managed' ? { kube: kubeCertApi(loaded) } : {}),
-      ...(kc !== undefined ? { namespaces: namespaceLookup(kc, log) } : {}),
+      ...(kc !== undefined
+        ? { namespaces: namespaceLookup(kc, log), eventSender: kubeEventSender(kc, hostname()) }
+        : {}),
     });
   } catch (err: unknown) {
     const code = isRealipError(err) ? `${err.code}: ` : '';

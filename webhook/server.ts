@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import type { InjectionDefaults } from './admission/decide.ts';
 import { buildApp, buildMetricsApp, type HealthState } from './app.ts';
 import { certificateExpiry } from './certs.ts';
+import { EventRecorder, type EventSender } from './events.ts';
 import type { NamespaceLookup } from './kube.ts';
 import type { TlsConfig } from './config.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
@@ -30,6 +31,8 @@ export interface StartOptions {
   readonly certCheckIntervalMs?: number;
   /** Default REQUEST_TIMEOUT_MS (30 s); shorter in tests. */
   readonly requestTimeoutMs?: number;
+  /** Sends the Kubernetes Events of skips and denials; absent: none. */
+  readonly eventSender?: EventSender;
 }
 
 export interface RunningWebhook {
@@ -90,6 +93,10 @@ export async function startWebhook(o: StartOptions): Promise<RunningWebhook> {
   }
   setExpiry(material.cert);
 
+  const events =
+    o.eventSender !== undefined
+      ? new EventRecorder({ send: o.eventSender, log: o.log, registry: metrics.registry })
+      : undefined;
   const app = buildApp({
     defaults: o.defaults,
     log: o.log,
@@ -97,6 +104,7 @@ export async function startWebhook(o: StartOptions): Promise<RunningWebhook> {
     https: material,
     ...(o.namespaces !== undefined ? { namespaces: o.namespaces } : {}),
     ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    ...(events !== undefined ? { events } : {}),
   });
   swap = (m) => (app.server as Server).setSecureContext({ cert: m.cert, key: m.key });
   const metricsApp = buildMetricsApp({ metrics, state, log: o.log });
@@ -124,6 +132,7 @@ export async function startWebhook(o: StartOptions): Promise<RunningWebhook> {
       await stopTls();
       await app.close(); // stops accepting, finishes in-flight requests, closes idle keep-alives
       await metricsApp.close();
+      await events?.flush();
     },
   };
 }
