@@ -104,8 +104,7 @@ function podLabel(request: AdmissionRequest): string {
   const meta = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | undefined)
     ?.metadata;
   if (typeof meta?.name === 'string' && meta.name !== '') return `pod ${meta.name}`;
-  if (typeof meta?.generateName === 'string' && meta.generateName !== '')
-    return `pod ${meta.generateName}*`;
+  if (typeof meta?.generateName === 'string' && meta.generateName !== '') return `pod ${meta.generateName}*`;
   return 'a pod';
 }
 

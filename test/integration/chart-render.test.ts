@@ -153,7 +153,7 @@ describe('chart', () => {
     const mwc = find(objs, 'MutatingWebhookConfiguration');
     assert.equal(mwc.webhooks.length, 1);
     const wh = mwc.webhooks[0];
-    assert.equal(wh.sideEffects, 'None');
+    assert.equal(wh.sideEffects, 'NoneOnDryRun');
     assert.deepEqual(wh.admissionReviewVersions, ['v1']);
     assert.equal(wh.reinvocationPolicy, 'IfNeeded');
     assert.equal(wh.failurePolicy, 'Ignore');
@@ -235,6 +235,8 @@ describe('chart', () => {
       { nonResourceURLs: ['/version'], verbs: ['get'] },
       // the namespaces of admitted pods: Pod Security, mesh labels, realip.dev/ports (issue 13)
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+      // Events for skips and denials on the pod's owner (issue 15): create only
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
       {
         apiGroups: ['admissionregistration.k8s.io'],
         resources: ['mutatingwebhookconfigurations'],
@@ -288,6 +290,7 @@ describe('chart', () => {
     assert.deepEqual(find(objs, 'ClusterRole').rules, [
       { nonResourceURLs: ['/version'], verbs: ['get'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
     ]);
     assert.equal(find(objs, 'Deployment').spec.replicas, 3);
   });

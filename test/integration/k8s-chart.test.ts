@@ -77,7 +77,7 @@ describe('chart on a real kube-apiserver', () => {
       name: 'realip',
     });
     const wh = mwc.webhooks?.[0];
-    assert.equal(wh?.sideEffects, 'None');
+    assert.equal(wh?.sideEffects, 'NoneOnDryRun');
     assert.equal(wh?.reinvocationPolicy, 'IfNeeded');
     assert.equal(wh?.clientConfig.service?.name, 'realip');
   });
