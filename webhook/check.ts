@@ -48,7 +48,13 @@ export const CHECK_USAGE = renderHelp(
   CHECK_OPTIONS,
 );
 
-const MARK: Record<Status, string> = { pass: '[ok]  ', fail: '[FAIL]', warn: '[warn]', skip: '[skip]' };
+const MARK: Record<Status, string> = {
+  pass: '[ok]  ',
+  fail: '[FAIL]',
+  warn: '[warn]',
+  skip: '[skip]',
+  info: '[info]',
+};
 
 export function formatResults(results: readonly CheckResult[]): string {
   const lines = results.map(
@@ -121,5 +127,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     now: () => new Date(),
   });
   process.stdout.write(`${formatResults(results)}\n`);
-  return results.some((r) => r.status === 'fail') ? 1 : 0;
+  const code = results.some((r) => r.status === 'fail') ? 1 : 0;
+  // A server that accepted a connection and never answered keeps its socket (and so this process)
+  // alive after our own timeout gave up on it: exit anyway once the report is out. unref(): when
+  // nothing else is pending the process ends on its own and this never fires.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
 }

@@ -1,7 +1,11 @@
 // `realip check` (the CLI, as a user runs it) against a real kube-apiserver and the real webhook:
 // all green when everything is in place, and the right failing line when a piece is not.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   AdmissionregistrationV1Api,
@@ -14,14 +18,35 @@ import { parseAllDocuments } from 'yaml';
 import {
   type ControlPlane,
   chartWebhookEnv,
+  freePort,
   helmTemplate,
   type RunningWebhook,
   realipArgv,
+  serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-system';
+
+/** A self-signed CA that signed nothing of this cluster. */
+function otherCa(): string {
+  return execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      '/dev/null',
+    ].concat(['-subj', '/CN=someone-else', '-days', '30']),
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+}
 
 describe('realip check on a real kube-apiserver', () => {
   let cp: ControlPlane;
@@ -29,8 +54,9 @@ describe('realip check on a real kube-apiserver', () => {
   let adm: AdmissionregistrationV1Api;
   let webhook: RunningWebhook;
 
-  const check = (...args: string[]) => {
-    const [node, argv] = realipArgv(['check', '--kubeconfig', cp.kubeconfigPath, ...args]);
+  const check = (...args: string[]) => checkWith(cp.kubeconfigPath, ...args);
+  const checkWith = (kubeconfig: string, ...args: string[]) => {
+    const [node, argv] = realipArgv(['check', '--kubeconfig', kubeconfig, ...args]);
     const r = spawnSync(node, argv, {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir },
@@ -40,6 +66,41 @@ describe('realip check on a real kube-apiserver', () => {
     const line = (title: RegExp) => lines.find((l) => title.test(l)) ?? `(no line matching ${title})`;
     return { status: r.status, out: `${r.stdout}${r.stderr}`, line };
   };
+
+  const kubeconfigFile = (name: string, server: string, caPem: string, token: string) => {
+    const path = join(cp.dir, `kubeconfig-${name}.yaml`);
+    const ca = Buffer.from(caPem).toString('base64');
+    writeFileSync(
+      path,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${server}\n    certificate-authority-data: ${ca}\nusers:\n- name: u\n  user:\n    token: ${token}\ncontexts:\n- name: x\n  context: { cluster: c, user: u }\ncurrent-context: x\n`,
+      { mode: 0o600 },
+    );
+    return path;
+  };
+  /** As check(), without blocking the event loop (the test's own server must answer meanwhile). */
+  const checkAsync = (kubeconfig: string, ...args: string[]) =>
+    new Promise<{ status: number | null; out: string; line: (t: RegExp) => string }>((resolve) => {
+      const [node, argv] = realipArgv(['check', '--kubeconfig', kubeconfig, ...args]);
+      const child = spawn(node, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c;
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c;
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        const lines = stdout.split('\n');
+        resolve({
+          status,
+          out: `${stdout}${stderr}`,
+          line: (t) => lines.find((l) => t.test(l)) ?? `(no line matching ${t})`,
+        });
+      });
+    });
 
   before(async () => {
     cp = await startControlPlane();
@@ -138,7 +199,10 @@ describe('realip check on a real kube-apiserver', () => {
   test('a missing webhook configuration fails', () => {
     const r = check('--config-name', 'nope');
     assert.equal(r.status, 1, r.out);
-    assert.match(r.line(/MutatingWebhookConfiguration "nope"/), /^\[FAIL\].*CHK_CONFIG_MISSING/);
+    assert.match(
+      r.line(/MutatingWebhookConfiguration "nope"/),
+      /^\[FAIL\].*: not found \(HTTP 404\): .*"nope" not found.*CHK_CONFIG_MISSING/,
+    );
   });
 
   test('a caBundle that does not match the serving certificate fails', async () => {
@@ -170,7 +234,10 @@ describe('realip check on a real kube-apiserver', () => {
       assert.equal(r.status, 1, r.out);
       assert.match(r.line(/serving certificate/), /^\[FAIL\].*CHK_CA_MISMATCH/);
       // The API server, trusting that CA, cannot call the webhook either.
-      assert.match(r.line(/webhook reachable/), /^\[FAIL\].*CHK_WEBHOOK_UNREACHABLE/);
+      assert.match(
+        r.line(/webhook reachable/),
+        /^\[FAIL\] webhook reachable: TLS failure: .*CHK_WEBHOOK_UNREACHABLE/,
+      );
     } finally {
       await patch(good!);
     }
@@ -204,11 +271,168 @@ describe('realip check on a real kube-apiserver', () => {
       // No Service network and no endpoints here: the API server's proxy cannot reach it.
       assert.match(
         r.line(/webhook reachable/),
-        /^\[FAIL\] webhook reachable: service proxy \/api\/v1\/namespaces\/realip-system\/services\/https:realip:443\/proxy\/mutate: HTTP \d+: .*\(CHK_WEBHOOK_UNREACHABLE\)$/,
+        /^\[FAIL\] webhook reachable: (not found \(HTTP 404\)|HTTP error \d+): service proxy \/api\/v1\/namespaces\/realip-system\/services\/https:realip:443\/proxy\/mutate: .*\(CHK_WEBHOOK_UNREACHABLE\)$/,
       );
       assert.equal(r.status, 1, r.out);
     } finally {
       await adm.deleteMutatingWebhookConfiguration({ name: 'realip-svc' });
+    }
+  });
+
+  test('connection refused: nothing listens at the kubeconfig server', async () => {
+    const port = await freePort();
+    const r = checkWith(kubeconfigFile('refused', `https://127.0.0.1:${port}`, cp.caPem, cp.token));
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.line(/Kubernetes API/),
+      new RegExp(
+        `^\\[FAIL\\] Kubernetes API: connection refused: .*127\\.0\\.0\\.1:${port}.*is the API server up.*\\(CHK_API_UNREACHABLE\\)$`,
+      ),
+    );
+    assert.doesNotMatch(r.out, /fetch failed\s*\(/);
+  });
+
+  test('TLS failure: the kubeconfig trusts another CA', () => {
+    const r = checkWith(kubeconfigFile('wrong-ca', cp.server, otherCa(), cp.token));
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.line(/Kubernetes API/),
+      /^\[FAIL\] Kubernetes API: TLS failure: .*wrong CA.*\(CHK_API_TLS\)$/,
+    );
+  });
+
+  test('401: a token the API server does not know', () => {
+    const r = checkWith(kubeconfigFile('bad-token', cp.server, cp.caPem, 'not-a-token'));
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.line(/Kubernetes API/),
+      /^\[FAIL\] Kubernetes API: unauthorized \(HTTP 401\): .*credentials.*\(CHK_API_UNAUTHORIZED\)$/,
+    );
+  });
+
+  test('403: a ServiceAccount without RBAC reaches the API but may read nothing', async () => {
+    await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'nobody' } } });
+    const r = checkWith(await serviceAccountKubeconfig(cp, NS, 'nobody'));
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.line(/Kubernetes API/), /^\[ok\]/);
+    assert.match(
+      r.line(/MutatingWebhookConfiguration/),
+      /^\[FAIL\] .*: forbidden \(HTTP 403\): .*cannot get resource "mutatingwebhookconfigurations".*\(CHK_FORBIDDEN\)$/,
+    );
+    assert.match(
+      r.line(/labelled namespaces/),
+      /^\[FAIL\] .*forbidden \(HTTP 403\): .*namespaces.*\(CHK_FORBIDDEN\)$/,
+    );
+  });
+
+  test('timeout: a server that accepts connections and never answers', async (t) => {
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+    const port = (silent.address() as { port: number }).port;
+    const started = Date.now();
+    const r = await checkAsync(
+      kubeconfigFile('silent', `https://127.0.0.1:${port}`, cp.caPem, cp.token),
+      '--timeout-ms',
+      '700',
+    );
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.line(/Kubernetes API/),
+      /^\[FAIL\] Kubernetes API: timeout: GET \/version: no answer within 700 ms.*\(CHK_API_UNREACHABLE\)$/,
+    );
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('edge Services: a port-mode pod behind a NodePort on its app port is bypassed; ipMode and policy advice', async () => {
+    await core.createNamespacedPod({
+      namespace: 'shop',
+      body: {
+        metadata: { name: 'api-1', labels: { app: 'api' }, annotations: { 'realip.dev/steering': 'port' } },
+        spec: {
+          containers: [
+            { name: 'api', image: 'registry.invalid/api:1', ports: [{ name: 'http', containerPort: 8080 }] },
+          ],
+        },
+      },
+    });
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: {
+        metadata: { name: 'api-edge' },
+        spec: {
+          type: 'NodePort',
+          externalTrafficPolicy: 'Local',
+          selector: { app: 'api' },
+          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        },
+      },
+    });
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: {
+        metadata: { name: 'api-lb' },
+        spec: {
+          type: 'LoadBalancer',
+          selector: { app: 'api' },
+          ports: [{ name: 'http', port: 80, targetPort: 'realip-http' }],
+        },
+      },
+    });
+    await core.patchNamespacedServiceStatus({
+      name: 'api-lb',
+      namespace: 'shop',
+      body: [
+        {
+          op: 'add',
+          path: '/status/loadBalancer',
+          value: { ingress: [{ ip: '203.0.113.10', ipMode: 'Proxy' }] },
+        },
+      ],
+    });
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: {
+        metadata: { name: 'api-vip' },
+        spec: {
+          type: 'LoadBalancer',
+          selector: { app: 'api' },
+          ports: [{ name: 'http', port: 80, targetPort: 'realip-http' }],
+        },
+      },
+    });
+    await core.patchNamespacedServiceStatus({
+      name: 'api-vip',
+      namespace: 'shop',
+      body: [{ op: 'add', path: '/status/loadBalancer', value: { ingress: [{ ip: '203.0.113.11' }] } }],
+    });
+    try {
+      const r = check();
+      assert.match(
+        r.line(/edge Service shop\/api-edge/),
+        /^\[warn\] edge Service shop\/api-edge \(NodePort\): port 80 -> targetPort 8080: the app's port, but pod api-1 is in port mode: this Service bypasses the sidecar .*; target realip-http; externalTrafficPolicy Local is not needed .* \(CHK_SERVICE_BYPASSES_SIDECAR\)$/,
+      );
+      assert.match(
+        r.line(/edge Service shop\/api-lb/),
+        /^\[info\] .*externalTrafficPolicy Cluster: .*nodes' addresses .*trusted CIDRs; ipMode Proxy at 203\.0\.113\.10: the load balancer terminates each connection.*; port 80 -> targetPort realip-http: the sidecar$/,
+      );
+      assert.match(
+        r.line(/edge Service shop\/api-vip/),
+        /ipMode VIP at 203\.0\.113\.11: kube-proxy sends in-cluster connections .* without a PROXY header/,
+      );
+      // Advice and warnings fail nothing.
+      assert.equal(r.status, 0, r.out);
+    } finally {
+      for (const name of ['api-edge', 'api-lb', 'api-vip'])
+        await core.deleteNamespacedService({ name, namespace: 'shop' });
+      await core.deleteNamespacedPod({ name: 'api-1', namespace: 'shop' });
     }
   });
 
@@ -217,8 +441,25 @@ describe('realip check on a real kube-apiserver', () => {
     const r = check();
     assert.equal(r.status, 1, r.out);
     assert.match(r.line(/serving certificate/), /^\[FAIL\].*CHK_CERT_UNAVAILABLE/);
-    assert.match(r.line(/webhook reachable/), /^\[FAIL\].*CHK_WEBHOOK_UNREACHABLE/);
+    assert.match(
+      r.line(/webhook reachable/),
+      /^\[FAIL\] webhook reachable: connection refused: .*CHK_WEBHOOK_UNREACHABLE/,
+    );
+    assert.match(r.line(/serving certificate/), /connection refused/);
     assert.match(r.line(/dry-run/), /^\[FAIL\].*no realip-sidecar.*CHK_NOT_INJECTED/);
     assert.match(r.out, /check\(s\) failed/);
+  });
+
+  test('the API server down: connection refused, named', async () => {
+    // stop() removes the control plane's directory, kubeconfig included: keep a copy.
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'realip-check-')), 'kubeconfig.yaml');
+    copyFileSync(cp.kubeconfigPath, kubeconfig);
+    await cp.stop();
+    const r = checkWith(kubeconfig);
+    assert.equal(r.status, 1, r.out);
+    assert.match(
+      r.line(/Kubernetes API/),
+      /^\[FAIL\] Kubernetes API: connection refused: .*\(CHK_API_UNREACHABLE\)$/,
+    );
   });
 });

@@ -14,13 +14,17 @@ import {
   type V1LabelSelector,
   type V1MutatingWebhook,
   type V1Pod,
+  type V1Service,
   VersionApi,
 } from '@kubernetes/client-node';
 import { Annotations, INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import { allowsNetAdmin, meshOf, type PodSecurityLevel, podSecurityLevel } from '../admission/namespace.ts';
+import { failureOf, kubeconfigHint, TimeoutError, withTimeout } from './cause.ts';
+import { serviceAdvice } from './services.ts';
 import { daysLeft, fetchServedCertificate, parseBundle, verifyAgainstBundle } from './tls.ts';
 
-export type Status = 'pass' | 'fail' | 'warn' | 'skip';
+/** `info`: advice that fails nothing (edge Services). */
+export type Status = 'pass' | 'fail' | 'warn' | 'skip' | 'info';
 
 export interface CheckResult {
   readonly id: string;
@@ -47,14 +51,17 @@ export interface CheckOptions {
 
 const WEBHOOK_NAME = 'inject.realip.dev';
 
+/** The cause first (connection refused, TLS failure, 401/403, not found, timeout), then the detail. */
 function errText(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (typeof e.code === 'number' && e.body !== undefined) {
-    const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
-    const m = /"message":"((?:[^"\\]|\\.)*)"/.exec(body);
-    return `HTTP ${e.code}: ${m ? JSON.parse(`"${m[1]}"`) : body.slice(0, 200)}`;
-  }
-  return e.message ?? String(err);
+  return failureOf(err).text;
+}
+
+/** The code of a failed API call: RBAC and credentials have their own, the rest the check's. */
+function kubeCode(err: unknown, otherwise: string): string {
+  const f = failureOf(err);
+  if (f.status === 403) return 'CHK_FORBIDDEN';
+  if (f.status === 401) return 'CHK_API_UNAUTHORIZED';
+  return otherwise;
 }
 
 /** Does a label set match a LabelSelector (matchLabels and matchExpressions)? */
@@ -199,7 +206,7 @@ function post(
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new TimeoutError(`POST ${url.pathname}`, timeoutMs)));
     req.on('error', reject);
     req.end(body);
   });
@@ -239,7 +246,7 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
 
   // 1. The API server.
   try {
-    const v = await o.kc.makeApiClient(VersionApi).getCode();
+    const v = await withTimeout('GET /version', o.timeoutMs, o.kc.makeApiClient(VersionApi).getCode());
     add({
       id: 'api',
       status: 'pass',
@@ -247,12 +254,22 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
       detail: `${v.gitVersion} at ${o.kc.getCurrentCluster()?.server}`,
     });
   } catch (err: unknown) {
+    const f = failureOf(err);
+    const server = o.kc.getCurrentCluster()?.server;
+    const hint = kubeconfigHint(f, server);
     add({
       id: 'api',
       status: 'fail',
       title: 'Kubernetes API',
-      detail: errText(err),
-      code: 'CHK_API_UNREACHABLE',
+      detail: `${f.text}${hint !== '' ? ` (${hint})` : ''}`,
+      code:
+        f.cause === 'TLS failure'
+          ? 'CHK_API_TLS'
+          : f.status === 401
+            ? 'CHK_API_UNAUTHORIZED'
+            : f.status !== undefined
+              ? kubeCode(err, 'CHK_API_ERROR')
+              : 'CHK_API_UNREACHABLE',
     });
     return results;
   }
@@ -266,9 +283,11 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   ];
   let wh: V1MutatingWebhook | undefined;
   try {
-    const cfg = await o.kc
-      .makeApiClient(AdmissionregistrationV1Api)
-      .readMutatingWebhookConfiguration({ name: o.configName });
+    const cfg = await withTimeout(
+      'GET mutatingwebhookconfiguration',
+      o.timeoutMs,
+      o.kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: o.configName }),
+    );
     wh = cfg.webhooks?.find((w) => w.name === WEBHOOK_NAME) ?? cfg.webhooks?.[0];
     if (!wh) throw new Error('it has no webhooks');
     const where =
@@ -284,8 +303,11 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
       id: 'config',
       status: 'fail',
       title: `MutatingWebhookConfiguration "${o.configName}"`,
-      detail: `${errText(err)} (installed with "helm install"? the name is the release's full name)`,
-      code: 'CHK_CONFIG_MISSING',
+      detail:
+        failureOf(err).status === 403
+          ? `${errText(err)} (the kubeconfig's user may not read it: realip check needs get on mutatingwebhookconfigurations)`
+          : `${errText(err)} (installed with "helm install"? the name is the release's full name)`,
+      code: kubeCode(err, 'CHK_CONFIG_MISSING'),
     });
     skipRest(later, 'no webhook configuration');
     await namespaceChecks(o, undefined, add);
@@ -347,9 +369,11 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
       source = `served at ${ep.url.host}`;
     } else if (ep.service) {
       const name = o.tlsSecretName ?? `${ep.service.name}-tls`;
-      const secret = await o.kc
-        .makeApiClient(CoreV1Api)
-        .readNamespacedSecret({ name, namespace: ep.service.namespace });
+      const secret = await withTimeout(
+        'GET secret',
+        o.timeoutMs,
+        o.kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace: ep.service.namespace }),
+      );
       const crt = Buffer.from(secret.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
       leaf = parseBundle(crt)[0];
       if (!leaf) throw new Error(`Secret ${ep.service.namespace}/${name} has no tls.crt`);
@@ -449,7 +473,9 @@ async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (
     }
     if (res.status !== 200 || answer.response?.uid !== r.uid) {
       // A Status from the API server's proxy carries a message; anything else, its first bytes.
-      throw new Error(`${via}: HTTP ${res.status}: ${answer.message ?? res.body.slice(0, 200)}`);
+      throw new Error(`${via}: ${answer.message ?? `HTTP ${res.status}: ${res.body.slice(0, 200)}`}`, {
+        cause: { code: res.status, body: res.body },
+      });
     }
     add({
       id: 'reachable',
@@ -458,7 +484,19 @@ async function reachability(o: CheckOptions, ep: Endpoint, caPem: string, add: (
       detail: `${via} answered an AdmissionReview (allowed: ${answer.response.allowed})`,
     });
   } catch (err: unknown) {
-    add({ id: 'reachable', status: 'fail', title, detail: errText(err), code: 'CHK_WEBHOOK_UNREACHABLE' });
+    const f = failureOf(err);
+    // An answer that is not ours: its status names the cause, our message says where it came from.
+    const detail =
+      f.status !== undefined && err instanceof Error
+        ? `${f.cause}${f.cause === 'HTTP error' ? ` ${f.status}` : ''}: ${err.message}`
+        : f.text;
+    add({
+      id: 'reachable',
+      status: 'fail',
+      title,
+      detail,
+      code: 'CHK_WEBHOOK_UNREACHABLE',
+    });
   }
 }
 
@@ -470,7 +508,11 @@ async function namespaceChecks(
   const core = o.kc.makeApiClient(CoreV1Api);
   let selected: string[] = [];
   try {
-    const list = await core.listNamespace({ labelSelector: `${INJECT_LABEL}=${INJECT_LABEL_VALUE}` });
+    const list = await withTimeout(
+      'GET namespaces',
+      o.timeoutMs,
+      core.listNamespace({ labelSelector: `${INJECT_LABEL}=${INJECT_LABEL_VALUE}` }),
+    );
     const labelled = list.items.map((n) => ({
       name: n.metadata?.name ?? '',
       labels: n.metadata?.labels ?? {},
@@ -504,9 +546,10 @@ async function namespaceChecks(
       status: 'fail',
       title: 'labelled namespaces',
       detail: errText(err),
-      code: 'CHK_NAMESPACES_UNREADABLE',
+      code: kubeCode(err, 'CHK_NAMESPACES_UNREADABLE'),
     });
   }
+  await serviceChecks(o, selected, add);
 
   const title = 'dry-run pod is injected';
   const ns = o.dryRunNamespace ?? selected[0];
@@ -520,7 +563,11 @@ async function namespaceChecks(
     return;
   }
   try {
-    const pod = await core.createNamespacedPod({ namespace: ns, body: probePod(ns), dryRun: 'All' });
+    const pod = await withTimeout(
+      'POST pod (dry run)',
+      o.timeoutMs,
+      core.createNamespacedPod({ namespace: ns, body: probePod(ns), dryRun: 'All' }),
+    );
     const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
     const count = names.filter((n) => n === SIDECAR_CONTAINER).length;
     // A skip the webhook recorded on the pod says why (e.g. no trusted CIDRs).
@@ -550,7 +597,47 @@ async function namespaceChecks(
       status: 'fail',
       title,
       detail: `in namespace ${ns}: ${errText(err)}`,
-      code: 'CHK_DRY_RUN_FAILED',
+      code: kubeCode(err, 'CHK_DRY_RUN_FAILED'),
+    });
+  }
+}
+
+/** The edge Services (LoadBalancer, NodePort) of the injected namespaces, with advice. */
+async function serviceChecks(
+  o: CheckOptions,
+  namespaces: readonly string[],
+  add: (r: CheckResult) => Status,
+) {
+  if (namespaces.length === 0) return;
+  const core = o.kc.makeApiClient(CoreV1Api);
+  try {
+    const services: V1Service[] = [];
+    const pods: V1Pod[] = [];
+    for (const namespace of namespaces) {
+      const [svcs, ps] = await Promise.all([
+        withTimeout('GET services', o.timeoutMs, core.listNamespacedService({ namespace })),
+        withTimeout('GET pods', o.timeoutMs, core.listNamespacedPod({ namespace })),
+      ]);
+      services.push(...svcs.items);
+      pods.push(...ps.items);
+    }
+    const rows = serviceAdvice(services, pods);
+    if (rows.length === 0) {
+      add({
+        id: 'services',
+        status: 'info',
+        title: 'edge Services',
+        detail: `no LoadBalancer or NodePort Service in ${namespaces.join(', ')}`,
+      });
+    }
+    for (const r of rows) add(r);
+  } catch (err: unknown) {
+    add({
+      id: 'services',
+      status: 'warn',
+      title: 'edge Services',
+      detail: errText(err),
+      code: kubeCode(err, 'CHK_SERVICES_UNREADABLE'),
     });
   }
 }

@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
+import { TimeoutError } from './cause.ts';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -57,7 +58,7 @@ export function fetchServedCertificate(
       }
       resolve({ leaf, verifyError });
     });
-    socket.once('timeout', () => socket.destroy(new Error(`TLS handshake timed out after ${timeoutMs} ms`)));
+    socket.once('timeout', () => socket.destroy(new TimeoutError('TLS handshake', timeoutMs)));
     socket.once('error', reject);
   });
 }
