@@ -1,3 +1,4 @@
+import { ExitCode, failureLine } from '../common/errors.ts';
 import { version } from '../common/version.ts';
 import { commands } from './commands.ts';
 
@@ -22,7 +23,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
+    if (name === undefined) process.stderr.write('realip: CLI_NO_COMMAND: no command given\n');
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
   }
   if (name === '--version' || name === '-v' || name === 'version') {
     process.stdout.write(`${version()}\n`);
@@ -30,11 +32,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`realip: unknown command "${name}"\n\n${usage()}\n`);
-    return 2;
+    process.stderr.write(`realip: CLI_UNKNOWN_COMMAND: unknown command "${name}"\n\n${usage()}\n`);
+    return ExitCode.usage;
   }
-  const run = await command.load();
-  return run(rest);
+  // A command reports its own failures; anything that still escapes is reported the same way.
+  try {
+    const run = await command.load();
+    return await run(rest);
+  } catch (err: unknown) {
+    process.stderr.write(failureLine(name, err));
+    return ExitCode.failed;
+  }
 }
 
 // `node cli/main.ts ...` from a checkout runs the CLI directly (bin/realip.js does the same).

@@ -29,3 +29,25 @@ export class ConfigError extends RealipError {
     this.problems = problems;
   }
 }
+
+/** Exit codes of every command (docs/errors.md, "Exit codes"). */
+export const ExitCode = Object.freeze({
+  ok: 0,
+  /** A runtime failure (or, for `realip check`, a failed check). */
+  failed: 1,
+  /** Bad options or arguments (CFG_INVALID, CLI_*): nothing was done. */
+  usage: 2,
+});
+
+/** Errors without a code of ours: a bug, or a system error nothing above expected. */
+export const UNEXPECTED = 'CLI_UNEXPECTED';
+
+/**
+ * The one shape of a failure a command reports, on stderr: `realip COMMAND: CODE: message`.
+ * An error of ours carries its code; anything else is CLI_UNEXPECTED with its own message.
+ */
+export function failureLine(command: string, err: unknown, code?: string): string {
+  const c = code ?? (isRealipError(err) ? err.code : UNEXPECTED);
+  const message = err instanceof Error ? err.message : String(err);
+  return `realip ${command}: ${c}: ${message}\n`;
+}

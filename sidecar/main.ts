@@ -3,7 +3,7 @@
  * and listeners -> on SIGTERM: not ready, stop accepting, drain in-flight work, exit 0.
  */
 import type { Server } from 'node:http';
-import { isRealipError } from '../common/errors.ts';
+import { ExitCode, failureLine } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { startAdmin } from './admin.ts';
 import { parseSidecarConfig, SIDECAR_USAGE, type SidecarConfig } from './config.ts';
@@ -26,8 +26,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${SIDECAR_USAGE}\n`);
       return 0;
     }
-    process.stderr.write(`realip sidecar: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
+    process.stderr.write(failureLine('sidecar', err, 'CFG_INVALID'));
+    return ExitCode.usage;
   }
   const log = createLogger('realip-sidecar', config.logLevel);
   const metrics = createSidecarMetrics();
@@ -60,12 +60,11 @@ export async function run(argv: readonly string[]): Promise<number> {
       listeners.push({ listener: await startListener(spec, config, hop, log, metrics), hop });
     }
   } catch (err: unknown) {
-    const code = isRealipError(err) ? `${err.code}: ` : '';
-    process.stderr.write(`realip sidecar: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(failureLine('sidecar', err));
     log.flush();
     for (const { listener } of listeners) listener.server.close();
     admin?.close();
-    return 1;
+    return ExitCode.failed;
   }
   state.ready = true;
   log.info({ listeners: config.listeners.length, adminPort: config.adminPort }, 'sidecar ready');

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { Defaults, Env, SidecarAdminPaths } from '../common/contract.ts';
+import { ConfigError } from '../common/errors.ts';
 import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -49,6 +50,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const problems = [...raw.problems];
+  if (raw.positionals.length > 0) problems.push(`unexpected argument "${raw.positionals[0]}"`);
   const e = reader(raw);
   const port = attempt(
     problems,
@@ -65,10 +67,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     raw.values,
   );
   if (problems.length > 0) {
-    process.stderr.write(`realip sidecar-wait: ${problems.join('; ')}\n`);
+    const err = new ConfigError(problems);
+    process.stderr.write(`realip sidecar-wait: ${err.code}: ${err.message}\n`);
     return 2;
   }
   if (await waitReady(port, timeoutMs)) return 0;
-  process.stderr.write(`realip sidecar-wait: sidecar not ready on port ${port} after ${timeoutMs} ms\n`);
+  process.stderr.write(
+    `realip sidecar-wait: CLI_SIDECAR_NOT_READY: sidecar not ready on port ${port} after ${timeoutMs} ms\n`,
+  );
   return 1;
 }

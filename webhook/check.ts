@@ -57,13 +57,18 @@ const MARK: Record<Status, string> = {
 };
 
 export function formatResults(results: readonly CheckResult[]): string {
+  // `CODE: message` after the title, as every command reports a failure (issue 15).
   const lines = results.map(
-    (r) => `${MARK[r.status]} ${r.title}: ${r.detail}${r.code !== undefined ? ` (${r.code})` : ''}`,
+    (r) => `${MARK[r.status]} ${r.title}: ${r.code !== undefined ? `${r.code}: ` : ''}${r.detail}`,
   );
   const failed = results.filter((r) => r.status === 'fail').length;
   lines.push(
     '',
-    failed === 0 ? 'realip check: all checks passed' : `realip check: ${failed} check(s) failed`,
+    failed === 0
+      ? 'realip check: all checks passed'
+      : `realip check: CHK_FAILED: ${failed} check(s) failed (${[
+          ...new Set(results.filter((r) => r.status === 'fail').map((r) => r.code)),
+        ].join(', ')})`,
   );
   return lines.join('\n');
 }
@@ -99,7 +104,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     raw.values,
   );
   if (problems.length > 0) {
-    process.stderr.write(`realip check: ${new ConfigError(problems).message}\n\n${CHECK_USAGE}\n`);
+    const err = new ConfigError(problems);
+    process.stderr.write(`realip check: ${err.code}: ${err.message}\n\n${CHECK_USAGE}\n`);
     return 2;
   }
   const kc = new KubeConfig();
@@ -112,7 +118,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (!kc.getCurrentCluster()) throw new Error('no current cluster in the kubeconfig');
   } catch (err: unknown) {
     process.stderr.write(
-      `realip check: cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}\n`,
+      `realip check: CHK_KUBECONFIG_INVALID: cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}\n`,
     );
     return 2;
   }

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, parseAllDocuments } from 'yaml';
-import { ConfigError } from '../common/errors.ts';
+import { ConfigError, failureLine } from '../common/errors.ts';
 import { renderHelp } from '../common/options.ts';
 import { decide, type InjectionDefaults } from './admission/decide.ts';
 import { NO_NAMESPACE, type NamespaceInfo, type NamespaceView } from './admission/namespace.ts';
@@ -210,7 +210,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseInjectConfig(argv, process.env);
   } catch (err: unknown) {
-    process.stderr.write(`realip inject: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.stderr.write(failureLine('inject', err, err instanceof ConfigError ? undefined : 'CFG_INVALID'));
     return 2;
   }
   if (parsed.help) {

@@ -15,6 +15,7 @@ import {
   type V1Secret,
   VersionApi,
 } from '@kubernetes/client-node';
+import { RealipError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { NamespaceView } from './admission/namespace.ts';
 import type { CertBundle } from './certs.ts';
@@ -24,7 +25,12 @@ import type { KubeCertApi, StoredSecret } from './self-managed.ts';
 
 export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromDefault();
+  try {
+    kc.loadFromDefault();
+  } catch (err: unknown) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RealipError('WH_KUBECONFIG_INVALID', `cannot load the kubeconfig: ${why}`, { cause: err });
+  }
   return kc;
 }
 

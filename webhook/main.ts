@@ -3,7 +3,7 @@
  * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
  */
 import { hostname } from 'node:os';
-import { ConfigError, isRealipError } from '../common/errors.ts';
+import { ConfigError, failureLine, isRealipError, UNEXPECTED } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { renderHelp } from '../common/options.ts';
 import { parseWebhookConfig, resolveDefaults, WEBHOOK_OPTIONS, type WebhookConfig } from './config.ts';
@@ -23,6 +23,14 @@ export const WEBHOOK_USAGE = renderHelp(
   WEBHOOK_OPTIONS,
 );
 
+/** A port that cannot be bound is the common start failure; say so by code. */
+function startCode(err: unknown): string {
+  const errno = (err as { code?: unknown }).code;
+  return errno === 'EADDRINUSE' || errno === 'EACCES' || errno === 'EADDRNOTAVAIL'
+    ? 'WH_LISTEN_FAILED'
+    : UNEXPECTED;
+}
+
 export async function run(argv: readonly string[]): Promise<number> {
   let config: WebhookConfig;
   try {
@@ -33,8 +41,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     config = parsed.config;
   } catch (err: unknown) {
-    const text = err instanceof ConfigError ? err.message : String(err);
-    process.stderr.write(`realip webhook: ${text}\n`);
+    process.stderr.write(failureLine('webhook', err, err instanceof ConfigError ? undefined : 'CFG_INVALID'));
     return 2;
   }
   const log = createLogger('realip-webhook', config.logLevel);
@@ -69,10 +76,9 @@ export async function run(argv: readonly string[]): Promise<number> {
         : {}),
     });
   } catch (err: unknown) {
-    const code = isRealipError(err) ? `${err.code}: ` : '';
     log.error({ err }, 'webhook failed to start');
     log.flush();
-    process.stderr.write(`realip webhook: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(failureLine('webhook', err, isRealipError(err) ? undefined : startCode(err)));
     return 1;
   }
   // A bad request must never take the process down; anything that escapes is logged, not fatal.

@@ -14,6 +14,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, failureLine } from '../../common/errors.ts';
+import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../../common/options.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 
 interface Client {
@@ -37,6 +39,18 @@ const CLIENTS: readonly Client[] = [
 const FORGED = '6.6.6.6';
 const DEADLINE_MS = 10000;
 
+const DEMO_OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: 'timeout-ms',
+    env: 'REALIP_DEMO_TIMEOUT_MS',
+    default: String(DEADLINE_MS),
+    help: 'give up (exit 1, CLI_DEMO_TIMEOUT) when the demo has not finished by then',
+  },
+];
+const DEMO_SUMMARY =
+  'Runs an echo app, the sidecar and an edge sending PROXY headers for several clients on loopback,\n' +
+  'and prints what the app saw for each. Exits 0 when every row matches.';
+
 interface Seen {
   url: string;
   xff: string;
@@ -46,12 +60,23 @@ interface Seen {
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(
-      'Usage: realip demo\n\nRuns an echo app, the sidecar and an edge sending PROXY headers for several\n' +
-        'clients on loopback, and prints what the app saw for each. Exits 0 when every row matches.\n',
-    );
+  const raw = collectOptions(argv, process.env, DEMO_OPTIONS);
+  if (raw.help) {
+    process.stdout.write(`${renderHelp('realip demo [options]', DEMO_SUMMARY, DEMO_OPTIONS)}\n`);
     return 0;
+  }
+  const problems = [...raw.problems];
+  if (raw.positionals.length > 0) problems.push(`unexpected argument "${raw.positionals[0]}"`);
+  const deadlineMs = attempt(
+    problems,
+    DEADLINE_MS,
+    () => reader(raw).get('REALIP_DEMO_TIMEOUT_MS').required().asIntPositive(),
+    DEMO_OPTIONS,
+    raw.values,
+  );
+  if (problems.length > 0) {
+    process.stderr.write(failureLine('demo', new ConfigError(problems)));
+    return 2;
   }
   let sidecar: ChildProcess | undefined;
   let app: http.Server | undefined;
@@ -60,10 +85,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   };
   process.once('exit', killSidecar);
   const deadline = setTimeout(() => {
-    process.stderr.write(`realip demo: did not finish within ${DEADLINE_MS} ms\n`);
+    process.stderr.write(`realip demo: CLI_DEMO_TIMEOUT: did not finish within ${deadlineMs} ms\n`);
     killSidecar();
     process.exit(1);
-  }, DEADLINE_MS);
+  }, deadlineMs);
   deadline.unref();
   try {
     app = await startEchoApp();
@@ -134,9 +159,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         ? 'every request reached the app with its real client address; the forged header did not.\n'
         : 'FAIL: at least one request did not show its real client to the app.\n',
     );
+    if (!ok) process.stderr.write('realip demo: CLI_DEMO_MISMATCH: a row did not match (see the table)\n');
     return ok ? 0 : 1;
   } catch (err: unknown) {
-    process.stderr.write(`realip demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(failureLine('demo', err, 'CLI_DEMO_FAILED'));
     return 1;
   } finally {
     clearTimeout(deadline);

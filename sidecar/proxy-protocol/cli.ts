@@ -10,13 +10,17 @@ export async function run(argv: readonly string[]): Promise<number> {
     );
     return hex === undefined ? 2 : 0;
   }
+  if (argv.length > 1) {
+    process.stderr.write(`realip decode: CLI_BAD_ARGUMENT: unexpected argument "${argv[1]}"\n`);
+    return 2;
+  }
   if (!/^([0-9a-fA-F]{2})+$/.test(hex)) {
-    process.stderr.write('realip decode: argument must be an even number of hex digits\n');
+    process.stderr.write('realip decode: CLI_BAD_ARGUMENT: argument must be an even number of hex digits\n');
     return 2;
   }
   const r = decode(Buffer.from(hex, 'hex'));
   if (r.kind === 'need-more') {
-    process.stderr.write('realip decode: incomplete header (need more bytes)\n');
+    process.stderr.write('realip decode: CLI_INCOMPLETE_HEADER: incomplete header (need more bytes)\n');
     return 1;
   }
   if (r.kind === 'error') {

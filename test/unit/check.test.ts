@@ -82,7 +82,7 @@ describe('verifyAgainstBundle', async () => {
   });
 });
 
-test('report: one line per check, the code at the end, a closing verdict', () => {
+test('report: one line per check, CODE: detail after the title, a closing verdict with the codes', () => {
   const out = formatResults([
     { id: 'api', status: 'pass', title: 'Kubernetes API', detail: 'v1.36.3' },
     {
@@ -105,11 +105,11 @@ test('report: one line per check, the code at the end, a closing verdict', () =>
     out,
     [
       '[ok]   Kubernetes API: v1.36.3',
-      '[warn] labelled namespaces: none (CHK_NO_LABELLED_NAMESPACE)',
-      '[FAIL] certificate validity: 3 days left (CHK_CERT_EXPIRING)',
+      '[warn] labelled namespaces: CHK_NO_LABELLED_NAMESPACE: none',
+      '[FAIL] certificate validity: CHK_CERT_EXPIRING: 3 days left',
       '[skip] dry-run pod is injected: no namespace',
       '',
-      'realip check: 1 check(s) failed',
+      'realip check: CHK_FAILED: 1 check(s) failed (CHK_CERT_EXPIRING)',
     ].join('\n'),
   );
 });

@@ -23,16 +23,16 @@ export interface Failure {
   readonly text: string;
 }
 
-/** Node's and OpenSSL's codes for a certificate that does not verify. */
+/**
+ * Node's and OpenSSL's codes for a certificate that does not verify (OpenSSL's CERT_* ones, such as
+ * an expired certificate, are matched by pattern below: they are not codes of ours).
+ */
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'EPROTO',
