@@ -150,7 +150,10 @@ describe('realip check on a real kube-apiserver', () => {
     assert.match(r.line(/serving certificate/), /^\[ok\] .*served at 127\.0\.0\.1/);
     assert.match(r.line(/certificate validity/), /^\[ok\] .*(36[45]) days left/);
     assert.match(r.line(/webhook reachable/), /^\[ok\]/);
-    assert.match(r.line(/labelled namespaces/), /^\[warn\] labelled namespaces: CHK_NO_LABELLED_NAMESPACE: none/);
+    assert.match(
+      r.line(/labelled namespaces/),
+      /^\[warn\] labelled namespaces: CHK_NO_LABELLED_NAMESPACE: none/,
+    );
     assert.match(r.line(/dry-run/), /^\[skip\]/);
   });
 
@@ -193,7 +196,10 @@ describe('realip check on a real kube-apiserver', () => {
   test('a certificate expiring sooner than required fails', () => {
     const r = check('--min-validity-days', '400');
     assert.equal(r.status, 1, r.out);
-    assert.match(r.line(/certificate validity/), /^\[FAIL\] certificate validity: CHK_CERT_EXPIRING: .*need >= 400/);
+    assert.match(
+      r.line(/certificate validity/),
+      /^\[FAIL\] certificate validity: CHK_CERT_EXPIRING: .*need >= 400/,
+    );
   });
 
   test('a missing webhook configuration fails', () => {
@@ -232,7 +238,10 @@ describe('realip check on a real kube-apiserver', () => {
     try {
       const r = check();
       assert.equal(r.status, 1, r.out);
-      assert.match(r.line(/serving certificate/), /^\[FAIL\] serving certificate matches the caBundle: CHK_CA_MISMATCH: /);
+      assert.match(
+        r.line(/serving certificate/),
+        /^\[FAIL\] serving certificate matches the caBundle: CHK_CA_MISMATCH: /,
+      );
       // The API server, trusting that CA, cannot call the webhook either.
       assert.match(
         r.line(/webhook reachable/),
@@ -295,10 +304,7 @@ describe('realip check on a real kube-apiserver', () => {
   test('TLS failure: the kubeconfig trusts another CA', () => {
     const r = checkWith(kubeconfigFile('wrong-ca', cp.server, otherCa(), cp.token));
     assert.equal(r.status, 1, r.out);
-    assert.match(
-      r.line(/Kubernetes API/),
-      /^\[FAIL\] Kubernetes API: CHK_API_TLS: TLS failure: .*wrong CA/,
-    );
+    assert.match(r.line(/Kubernetes API/), /^\[FAIL\] Kubernetes API: CHK_API_TLS: TLS failure: .*wrong CA/);
   });
 
   test('401: a token the API server does not know', () => {
@@ -440,13 +446,19 @@ describe('realip check on a real kube-apiserver', () => {
     await webhook.stop();
     const r = check();
     assert.equal(r.status, 1, r.out);
-    assert.match(r.line(/serving certificate/), /^\[FAIL\] serving certificate matches the caBundle: CHK_CERT_UNAVAILABLE: /);
+    assert.match(
+      r.line(/serving certificate/),
+      /^\[FAIL\] serving certificate matches the caBundle: CHK_CERT_UNAVAILABLE: /,
+    );
     assert.match(
       r.line(/webhook reachable/),
       /^\[FAIL\] webhook reachable: CHK_WEBHOOK_UNREACHABLE: connection refused: /,
     );
     assert.match(r.line(/serving certificate/), /connection refused/);
-    assert.match(r.line(/dry-run/), /^\[FAIL\] dry-run pod is injected: CHK_NOT_INJECTED: .*no realip-sidecar/);
+    assert.match(
+      r.line(/dry-run/),
+      /^\[FAIL\] dry-run pod is injected: CHK_NOT_INJECTED: .*no realip-sidecar/,
+    );
     assert.match(r.out, /realip check: CHK_FAILED: \d+ check\(s\) failed \(.*CHK_WEBHOOK_UNREACHABLE.*\)/);
   });
 
