@@ -7,6 +7,8 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 problems=()
+t0=$(date +%s%N)
+step() { [ -n "${REALIP_CLUSTER_DEBUG:-}" ] && echo "cluster down: $(( ($(date +%s%N) - t0) / 1000000 )) ms: $*" >&2; return 0; }
 
 cgroup_pids() { # all pids in a cgroup subtree (every controller hierarchy)
   local d
@@ -32,13 +34,15 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
+step "Everything left"
 # 2. Everything left: pods' processes, containerd and its shims, the control plane. TERM, then KILL.
+# (Pods get no grace period here: the test that cared about graceful shutdown already ran.)
 for sig in TERM KILL KILL KILL; do
   pids=$(cgroup_pids $(pod_cgroups) "$TRACK_CGROUP" | sort -u)
   [ -z "$pids" ] && break
   # shellcheck disable=SC2086
   kill -"$sig" $pids 2>/dev/null
-  for _ in $(seq 1 30); do
+  for _ in $(seq 1 10); do
     [ -z "$(cgroup_pids $(pod_cgroups) "$TRACK_CGROUP")" ] && break
     sleep 0.1
   done
@@ -46,6 +50,7 @@ done
 left=$(cgroup_pids $(pod_cgroups) "$TRACK_CGROUP" | sort -u | tr '\n' ' ')
 [ -n "$left" ] && problems+=("processes still alive: $left")
 
+step "Mounts"
 # 3. Mounts under our roots and the fixed paths (containers' rootfs, shm, projected volumes, netns).
 mounts() {
   awk '{print $5}' /proc/self/mountinfo | while read -r m; do
@@ -63,6 +68,7 @@ done
 ms=$(mounts | tr '\n' ' ')
 [ -n "$ms" ] && problems+=("mounts left: $ms")
 
+step "Network"
 # 4. Network namespaces: the pods' (cni-*, only when the cluster state says they are ours) and ours.
 if [ -d "$STATE" ]; then
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-'); do
@@ -73,6 +79,7 @@ for ns in "$NODE_NS" "$EDGE_NS" "$CLIENT_NS"; do
   if [ -e "/run/netns/$ns" ]; then ip netns delete "$ns" 2>/dev/null || problems+=("netns $ns"); fi
 done
 
+step "Cgroups"
 # 5. Cgroups, deepest first (rmdir only succeeds on empty ones, which they now are).
 for root in $(pod_cgroups) "$TRACK_CGROUP"; do
   [ -d "$root" ] || continue
@@ -80,6 +87,7 @@ for root in $(pod_cgroups) "$TRACK_CGROUP"; do
   [ -d "$root" ] && problems+=("cgroup $root")
 done
 
+step "Fixed paths"
 # 6. Fixed paths we created, then our state.
 if [ -f "$STATE/created-paths" ]; then
   while read -r p; do
@@ -91,6 +99,7 @@ fi
 rm -rf "$STATE" 2>/dev/null || problems+=("state dir $STATE")
 [ -e "$STATE" ] && problems+=("state dir $STATE")
 
+step done
 if [ "${#problems[@]}" -gt 0 ]; then
   echo "cluster down: could not remove: ${problems[*]}" >&2
   exit 1
