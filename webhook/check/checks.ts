@@ -190,12 +190,18 @@ function post(
     const req = request(
       url,
       {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: timeoutMs,
         ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
         ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
         ...opts.extra,
+        method: 'POST',
+        // Merged, not replaced: the kubeconfig's options carry their own headers (Authorization),
+        // and the webhook refuses a body without its content type (415).
+        headers: {
+          ...(opts.extra as { headers?: Record<string, string> } | undefined)?.headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         let text = '';
