@@ -24,7 +24,8 @@ export const MANIFESTS = new URL('manifests/', import.meta.url).pathname;
 /** Creates the namespace if needed and labels it as a user would (`kubectl label namespace`). */
 export async function namespace(name: string, labels: readonly string[] = []): Promise<void> {
   const r = await kubectl(['create', 'namespace', name]);
-  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr)) throw new Error(`create namespace ${name}: ${r.stderr}`);
+  if (r.code !== 0 && !/AlreadyExists/.test(r.stderr))
+    throw new Error(`create namespace ${name}: ${r.stderr}`);
   if (labels.length > 0) await kubectlOk(['label', 'namespace', name, '--overwrite', ...labels]);
 }
 
@@ -43,7 +44,9 @@ export async function rollout(ns: string, deploy: string, timeoutS = 120): Promi
   if (r.code !== 0) {
     const pods = await kubectl(['-n', ns, 'get', 'pods', '-o', 'wide']);
     const events = await kubectl(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp']);
-    throw new Error(`rollout of ${ns}/${deploy} failed: ${r.stderr}\n${pods.stdout}\n${events.stdout.slice(-3000)}`);
+    throw new Error(
+      `rollout of ${ns}/${deploy} failed: ${r.stderr}\n${pods.stdout}\n${events.stdout.slice(-3000)}`,
+    );
   }
 }
 
@@ -97,18 +100,31 @@ export async function startEdge(name: string, frontends: readonly EdgeFrontend[]
   writeFileSync(file, cfg);
   const haproxy = spawnTracked(e.EDGE_NS, 'haproxy', ['-db', '-f', file]);
   for (const f of frontends) {
-    await waitFor(`edge HAProxy on ${e.EDGE_CLIENT_SIDE_IP}:${f.port}`, async () => {
-      const r = await inNs(e.EDGE_NS, 'bash', ['-c', `exec 3<>/dev/tcp/${e.EDGE_CLIENT_SIDE_IP}/${f.port}`]);
-      if (r.code === 0) return true;
-      if (haproxy.output().includes('ALERT')) throw new Error(`HAProxy failed: ${haproxy.output()}`);
-      return undefined;
-    }, 15_000, 200);
+    await waitFor(
+      `edge HAProxy on ${e.EDGE_CLIENT_SIDE_IP}:${f.port}`,
+      async () => {
+        const r = await inNs(e.EDGE_NS, 'bash', [
+          '-c',
+          `exec 3<>/dev/tcp/${e.EDGE_CLIENT_SIDE_IP}/${f.port}`,
+        ]);
+        if (r.code === 0) return true;
+        if (haproxy.output().includes('ALERT')) throw new Error(`HAProxy failed: ${haproxy.output()}`);
+        return undefined;
+      },
+      15_000,
+      200,
+    );
   }
   return haproxy;
 }
 
 /** curl from a client address on the internet side to the edge's virtual server. */
-export function curlFromClient(clientIp: string, port: number, path: string, extra: readonly string[] = []): Promise<RunResult> {
+export function curlFromClient(
+  clientIp: string,
+  port: number,
+  path: string,
+  extra: readonly string[] = [],
+): Promise<RunResult> {
   const e = clusterEnv();
   return inNs(e.CLIENT_NS, 'curl', [
     '-sS',
@@ -139,7 +155,11 @@ export function tcpFromClient(clientIp: string, port: number, line: string): Pro
  * Runs a one-shot client pod (the apps image, `restartPolicy: Never`) in a namespace and returns
  * its output once it has finished.
  */
-export async function runClientPod(ns: string, name: string, command: readonly string[]): Promise<{ phase: string; logs: string }> {
+export async function runClientPod(
+  ns: string,
+  name: string,
+  command: readonly string[],
+): Promise<{ phase: string; logs: string }> {
   await kubectl(['-n', ns, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
   await apply(
     JSON.stringify({
@@ -148,14 +168,20 @@ export async function runClientPod(ns: string, name: string, command: readonly s
       metadata: { name, namespace: ns },
       spec: {
         restartPolicy: 'Never',
-        containers: [{ name: 'client', image: 'localhost/realip-test/apps:1', imagePullPolicy: 'Never', command }],
+        containers: [
+          { name: 'client', image: 'localhost/realip-test/apps:1', imagePullPolicy: 'Never', command },
+        ],
       },
     }),
   );
-  const phase = await waitFor(`client pod ${ns}/${name} to finish`, async () => {
-    const p = await getJson<K8sObject>(['pod', '-n', ns, name]);
-    return ['Succeeded', 'Failed'].includes(p.status.phase) ? (p.status.phase as string) : undefined;
-  }, 90_000);
+  const phase = await waitFor(
+    `client pod ${ns}/${name} to finish`,
+    async () => {
+      const p = await getJson<K8sObject>(['pod', '-n', ns, name]);
+      return ['Succeeded', 'Failed'].includes(p.status.phase) ? (p.status.phase as string) : undefined;
+    },
+    90_000,
+  );
   const logs = await kubectlOk(['-n', ns, 'logs', name]);
   return { phase, logs };
 }

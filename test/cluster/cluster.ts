@@ -85,7 +85,12 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 }
 
 /** Runs a command in one of the cluster's network namespaces (nsenter: /sys stays the host's). */
-export function inNs(ns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+export function inNs(
+  ns: string,
+  cmd: string,
+  args: readonly string[],
+  opts?: RunOptions,
+): Promise<RunResult> {
   return run('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], opts);
 }
 
@@ -145,7 +150,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -179,7 +186,15 @@ export interface Tracked {
 export function spawnTracked(ns: string, cmd: string, args: readonly string[]): Tracked {
   const child = spawn(
     'sh',
-    ['-c', 'echo $$ > /sys/fs/cgroup/pids/realip-cluster/cgroup.procs && exec "$@"', 'sh', 'nsenter', `--net=/run/netns/${ns}`, cmd, ...args],
+    [
+      '-c',
+      'echo $$ > /sys/fs/cgroup/pids/realip-cluster/cgroup.procs && exec "$@"',
+      'sh',
+      'nsenter',
+      `--net=/run/netns/${ns}`,
+      cmd,
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

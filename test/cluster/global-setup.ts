@@ -32,13 +32,25 @@ export async function globalSetup(): Promise<void> {
   downOnSignal('SIGINT');
   downOnSignal('SIGTERM');
   await timed('images', async () => {
-    const r = await run('bash', [new URL('build-images.sh', import.meta.url).pathname], { timeoutMs: 1_800_000 });
+    const r = await run('bash', [new URL('build-images.sh', import.meta.url).pathname], {
+      timeoutMs: 1_800_000,
+    });
     if (r.code !== 0) throw new Error(`image build failed:\n${r.stderr}\n${r.stdout}`);
     process.stderr.write(r.stdout.replace(/^/gm, '  '));
   });
   // Leftovers of an earlier crashed run are cleaned by up.sh; measure the host without them.
   clusterDown();
   before = snapshot();
+  const start = before;
+  await timed('a failed start cleaned up after itself', async () => {
+    const r = await run('bash', [new URL('up.sh', import.meta.url).pathname], {
+      timeoutMs: 600_000,
+      env: { REALIP_CLUSTER_FAULT: 'kubelet' },
+    });
+    if (r.code === 0) throw new Error('up.sh succeeded although the kubelet was made to fail');
+    const left = leftovers(start, snapshot());
+    if (left.length > 0) throw new Error(`a failed start left behind:\n  ${left.join('\n  ')}`);
+  });
   try {
     await timed('cluster up', async () => process.stderr.write((await clusterUp()).replace(/^/gm, '  ')));
     await timed('helm install', installChart);

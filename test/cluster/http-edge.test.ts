@@ -3,7 +3,16 @@
 // the way; the injected sidecar (from the built image) turns the header into X-Forwarded-For.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { applyFile, curlFromClient, logs, namespace, onePod, rollout, runClientPod, startEdge } from './apps.ts';
+import {
+  applyFile,
+  curlFromClient,
+  logs,
+  namespace,
+  onePod,
+  rollout,
+  runClientPod,
+  startEdge,
+} from './apps.ts';
 import { SIDECAR_IMAGE } from './chart.ts';
 import { clusterEnv, getJson, type Tracked } from './cluster.ts';
 
@@ -41,16 +50,27 @@ describe('HTTP through the edge (PROXY v1) to an unchanged nginx', () => {
     for (const client of [e.CLIENT_IP, e.CLIENT_IP2]) {
       const r = await curlFromClient(client, VS_PORT, '/checkout');
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^xff=${client.replaceAll('.', '\\.')} real=${client.replaceAll('.', '\\.')} `));
+      assert.match(
+        r.stdout,
+        new RegExp(`^xff=${client.replaceAll('.', '\\.')} real=${client.replaceAll('.', '\\.')} `),
+      );
     }
     const pod = await onePod('shop', 'app=shop');
     const log = await logs('shop', pod.metadata.name, 'nginx');
-    assert.match(log, new RegExp(`client=${e.CLIENT_IP.replaceAll('.', '\\.')} .*"GET /checkout HTTP/1.1" 200`));
+    assert.match(
+      log,
+      new RegExp(`client=${e.CLIENT_IP.replaceAll('.', '\\.')} .*"GET /checkout HTTP/1.1" 200`),
+    );
   });
 
   test('forwarding headers sent by the client are not believed', async () => {
     const e = clusterEnv();
-    const r = await curlFromClient(e.CLIENT_IP, VS_PORT, '/', ['-H', 'X-Forwarded-For: 192.0.2.66', '-H', 'X-Real-IP: 192.0.2.66']);
+    const r = await curlFromClient(e.CLIENT_IP, VS_PORT, '/', [
+      '-H',
+      'X-Forwarded-For: 192.0.2.66',
+      '-H',
+      'X-Real-IP: 192.0.2.66',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /192\.0\.2\.66/);
     assert.match(r.stdout, new RegExp(`^xff=${e.CLIENT_IP.replaceAll('.', '\\.')} `));
@@ -59,7 +79,13 @@ describe('HTTP through the edge (PROXY v1) to an unchanged nginx', () => {
   test('an in-cluster client reaches the same app directly, unchanged', async () => {
     await namespace('clients');
     const svc = await getJson<{ spec: { clusterIP: string } }>(['svc', '-n', 'shop', 'shop']);
-    const r = await runClientPod('clients', 'curl-shop', ['curl', '-sS', '--max-time', '10', `http://${svc.spec.clusterIP}/inside`]);
+    const r = await runClientPod('clients', 'curl-shop', [
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      `http://${svc.spec.clusterIP}/inside`,
+    ]);
     assert.equal(r.phase, 'Succeeded', r.logs);
     // No PROXY header on this path: the app sees the client pod itself, no forwarded headers.
     assert.match(r.logs, /^xff= real= peer=/);

@@ -16,7 +16,13 @@ export interface HostSnapshot {
   readonly paths: string[];
 }
 
-const FIXED_PATHS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/run/containerd', '/var/lib/cni'];
+const FIXED_PATHS = [
+  '/var/lib/kubelet',
+  '/var/log/containers',
+  '/var/log/pods',
+  '/run/containerd',
+  '/var/lib/cni',
+];
 const OUR_NETNS = /^(realip-node|realip-edge|realip-client|cni-.*)$/;
 
 function sh(cmd: string, args: string[]): string {
@@ -59,12 +65,9 @@ export function snapshot(): HostSnapshot {
 /** Human-readable differences between two snapshots (empty: nothing left behind). */
 export function leftovers(before: HostSnapshot, after: HostSnapshot): string[] {
   const out: string[] = [];
-  const added = (k: 'netns' | 'mounts' | 'cgroups' | 'paths') =>
-    after[k].filter((x) => !before[k].includes(x)).forEach((x) => out.push(`${k}: ${x}`));
-  added('netns');
-  added('mounts');
-  added('cgroups');
-  added('paths');
+  for (const k of ['netns', 'mounts', 'cgroups', 'paths'] as const) {
+    for (const x of after[k].filter((y) => !before[k].includes(y))) out.push(`${k}: ${x}`);
+  }
   if (after.iptables !== before.iptables) out.push('iptables: the host namespace rules changed');
   return out;
 }

@@ -11,7 +11,9 @@ const VS = 8081;
 const esc = (s: string) => s.replaceAll('.', '\\.');
 
 function ready(pod: K8sObject): boolean {
-  return pod.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+  return pod.status.conditions?.some(
+    (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+  );
 }
 
 function redirectRules(iptables: string): string[] {
@@ -35,7 +37,11 @@ describe('lifecycle with the real kubelet', () => {
     const pod = await onePod('life', 'app=slow');
     const asWritten = dep.spec.template.spec.containers[0];
     const injected = pod.spec.containers[0];
-    assert.notDeepEqual(injected.livenessProbe, asWritten.livenessProbe, 'the webhook rewrote the liveness probe');
+    assert.notDeepEqual(
+      injected.livenessProbe,
+      asWritten.livenessProbe,
+      'the webhook rewrote the liveness probe',
+    );
     // Four liveness periods with failureThreshold 2: a probe refused by the sidecar would have
     // restarted the app by now.
     await new Promise((r) => setTimeout(r, 13_000));
@@ -63,7 +69,9 @@ describe('lifecycle with the real kubelet', () => {
       },
       90_000,
     );
-    const init = restarted.status.initContainerStatuses.find((s: { name: string }) => s.name === 'realip-init');
+    const init = restarted.status.initContainerStatuses.find(
+      (s: { name: string }) => s.name === 'realip-init',
+    );
     assert.equal(init.state.terminated?.exitCode, 0, 'realip-init succeeded again');
     const rulesAfter = redirectRules(await podIptables(restarted, 'slow'));
     assert.deepEqual(rulesAfter, rulesBefore, 'the same rules, once');
@@ -78,16 +86,21 @@ describe('lifecycle with the real kubelet', () => {
       const pod = await onePod('life', 'app=slow');
       const inFlight = curlFromClient(e.CLIENT_IP2, VS, '/slow?ms=6000');
       await new Promise((r) => setTimeout(r, 1500));
-      if (how === 'kubectl delete pod') await kubectlOk(['-n', 'life', 'delete', 'pod', pod.metadata.name, '--wait=false']);
+      if (how === 'kubectl delete pod')
+        await kubectlOk(['-n', 'life', 'delete', 'pod', pod.metadata.name, '--wait=false']);
       else await kubectlOk(['-n', 'life', 'rollout', 'restart', 'deploy/slow']);
       const r = await inFlight;
       assert.equal(r.code, 0, `the request in flight failed: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^xff=${esc(e.CLIENT_IP2)} path=/slow waited=6000`));
       await rollout('life', 'slow');
-      await waitFor('the old pod to be gone', async () => {
-        const r2 = await getJson<{ items: K8sObject[] }>(['pods', '-n', 'life', '-l', 'app=slow']);
-        return r2.items.some((p) => p.metadata.name === pod.metadata.name) ? undefined : true;
-      }, 60_000);
+      await waitFor(
+        'the old pod to be gone',
+        async () => {
+          const r2 = await getJson<{ items: K8sObject[] }>(['pods', '-n', 'life', '-l', 'app=slow']);
+          return r2.items.some((p) => p.metadata.name === pod.metadata.name) ? undefined : true;
+        },
+        60_000,
+      );
       const next = await curlFromClient(e.CLIENT_IP, VS, '/slow?ms=1');
       assert.match(next.stdout, new RegExp(`^xff=${esc(e.CLIENT_IP)} `), next.stderr);
     });

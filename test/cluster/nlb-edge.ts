@@ -56,4 +56,6 @@ net
     client.on('close', () => upstream.end());
     upstream.on('close', () => client.end());
   })
-  .listen(Number(listenPort), listenIp, () => process.stdout.write(`nlb-edge listening on ${listenIp}:${listenPort}\n`));
+  .listen(Number(listenPort), listenIp, () =>
+    process.stdout.write(`nlb-edge listening on ${listenIp}:${listenPort}\n`),
+  );

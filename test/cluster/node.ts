@@ -38,7 +38,9 @@ export function containerCgroup(controller: string, pod: K8sObject, container: s
 
 /** The first process of a container (from its pids cgroup). */
 export function containerPid(pod: K8sObject, container: string): number {
-  const procs = readFileSync(join(containerCgroup('pids', pod, container), 'cgroup.procs'), 'utf8').trim().split('\n');
+  const procs = readFileSync(join(containerCgroup('pids', pod, container), 'cgroup.procs'), 'utf8')
+    .trim()
+    .split('\n');
   const pid = Number(procs[0]);
   if (!(pid > 0)) throw new Error(`no process in container ${container} of ${pod.metadata.name}`);
   return pid;
@@ -52,7 +54,9 @@ export function sandboxPids(pod: K8sObject): number[] {
       .map((c: { containerID?: string }) => c.containerID?.replace(/^containerd:\/\//, ''))
       .filter(Boolean),
   );
-  const sandbox = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !known.has(d.name));
+  const sandbox = readdirSync(dir, { withFileTypes: true }).filter(
+    (d) => d.isDirectory() && !known.has(d.name),
+  );
   return sandbox.flatMap((d) =>
     readFileSync(join(dir, d.name, 'cgroup.procs'), 'utf8')
       .trim()
@@ -70,7 +74,10 @@ export async function podIptables(pod: K8sObject, container: string): Promise<st
   return r.stdout;
 }
 
-export function memoryStats(pod: K8sObject, container: string): { usage: number; max: number; limit: number; oom: string } {
+export function memoryStats(
+  pod: K8sObject,
+  container: string,
+): { usage: number; max: number; limit: number; oom: string } {
   const dir = containerCgroup('memory', pod, container);
   const num = (f: string) => Number(readFileSync(join(dir, f), 'utf8').trim());
   return {

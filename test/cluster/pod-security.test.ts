@@ -31,24 +31,52 @@ describe('Pod Security baseline and restricted', () => {
           `pod-security.kubernetes.io/enforce=${level}`,
           'pod-security.kubernetes.io/enforce-version=latest',
         ]);
-        await kubectlOk(['apply', '-n', ns, '-f', new URL('manifests/secure-shop.yaml', import.meta.url).pathname]);
+        await kubectlOk([
+          'apply',
+          '-n',
+          ns,
+          '-f',
+          new URL('manifests/secure-shop.yaml', import.meta.url).pathname,
+        ]);
         if (annotate) {
-          const patch = { spec: { template: { metadata: { annotations: { 'realip.dev/steering': 'port' } } } } };
-          await kubectlOk(['-n', ns, 'patch', 'deploy', 'secure-shop', '--type=merge', '-p', JSON.stringify(patch)]);
+          const patch = {
+            spec: { template: { metadata: { annotations: { 'realip.dev/steering': 'port' } } } },
+          };
+          await kubectlOk([
+            '-n',
+            ns,
+            'patch',
+            'deploy',
+            'secure-shop',
+            '--type=merge',
+            '-p',
+            JSON.stringify(patch),
+          ]);
         }
       });
 
       test('the injected pod is admitted and becomes Ready', async () => {
         await rollout(ns, 'secure-shop', 60);
         const pod = await onePod(ns, 'app=secure-shop');
-        const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c: { name: string }) => c.name);
+        const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map(
+          (c: { name: string }) => c.name,
+        );
         assert.ok(names.includes('realip-sidecar'), `injected: ${names.join(', ')}`);
       });
 
       test('it carries traffic from the edge with the client address', async () => {
         const e = clusterEnv();
-        const svc = await getJson<{ spec: { ports: { nodePort: number }[] } }>(['svc', '-n', ns, 'secure-shop-edge']);
-        edges.push(await startEdge(`psa-${level}`, [{ port: vs, nodePort: svc.spec.ports[0]!.nodePort, proxy: 'send-proxy' }]));
+        const svc = await getJson<{ spec: { ports: { nodePort: number }[] } }>([
+          'svc',
+          '-n',
+          ns,
+          'secure-shop-edge',
+        ]);
+        edges.push(
+          await startEdge(`psa-${level}`, [
+            { port: vs, nodePort: svc.spec.ports[0]!.nodePort, proxy: 'send-proxy' },
+          ]),
+        );
         const r = await curlFromClient(e.CLIENT_IP, vs, '/');
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, new RegExp(`^xff=${esc(e.CLIENT_IP)} `));

@@ -31,9 +31,21 @@ describe('TCP apps through the edge', () => {
       [TALLY_V2, 30900],
       [LEDGER_V2, 30910],
     ] as const) {
-      const p = spawnTracked(e.EDGE_NS, process.execPath, [nlb, e.EDGE_CLIENT_SIDE_IP, String(port), e.NODE_IP, String(nodePort), 'vpce-0a1b2c3d4e5f60718']);
+      const p = spawnTracked(e.EDGE_NS, process.execPath, [
+        nlb,
+        e.EDGE_CLIENT_SIDE_IP,
+        String(port),
+        e.NODE_IP,
+        String(nodePort),
+        'vpce-0a1b2c3d4e5f60718',
+      ]);
       edges.push(p);
-      await waitFor(`nlb-edge on ${port}`, async () => (p.output().includes('listening') ? true : undefined), 15_000, 100);
+      await waitFor(
+        `nlb-edge on ${port}`,
+        async () => (p.output().includes('listening') ? true : undefined),
+        15_000,
+        100,
+      );
     }
   });
   after(async () => {

@@ -33,6 +33,10 @@ done
 bash "$HERE/down.sh" >/dev/null 2>&1 || bash "$HERE/down.sh" >&2 || fail "leftovers from a previous run could not be removed"
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "cluster up: failed; tearing down" >&2; bash "$HERE/down.sh" >&2 || true; fi' EXIT
 
+# REALIP_CLUSTER_FAULT=kubelet makes the kubelet fail to start (the suite checks that a failed
+# start leaves nothing behind).
+FAULT_KUBELET=
+[ "${REALIP_CLUSTER_FAULT:-}" = kubelet ] && FAULT_KUBELET=1
 t_start=$(date +%s)
 mkdir -p "$STATE"/{pids,logs,pki,etcd,containerd,kubelet,cni/net.d,cni/ipam,pod-logs,proxy}
 for p in "${FIXED_PATHS[@]}"; do [ -e "$p" ] || echo "$p" >> "$STATE/created-paths"; done
@@ -124,6 +128,7 @@ launch() { # name cmd...
     exec setsid nsenter --net="/run/netns/$NODE_NS" "$@" > "$STATE/logs/$name.log" 2>&1 < /dev/null
   ) &
   echo $! > "$STATE/pids/$name"
+  disown $!   # no "Killed" job notices when down.sh stops it
 }
 wait_for() { # what name timeout-seconds cmd...
   local what=$1 name=$2 timeout=$3; shift 3
@@ -211,11 +216,16 @@ launch kube-apiserver "$CP_BIN/kube-apiserver" \
   --allow-privileged=true --profiling=false -v=1
 
 wait_for "containerd" containerd 30 "${CTR[@]}" version
-t0=$(date +%s)
-for a in pause sidecar webhook apps; do
-  "${CTR[@]}" images import --no-unpack "$ARCHIVES/$a.tar" >/dev/null || fail "ctr import of $a.tar failed"
-done
-echo "cluster up: images imported in $(( $(date +%s) - t0 ))s" >&2
+# The import runs while the API server starts (in the tracking cgroup: a failure kills it too).
+(
+  echo "$BASHPID" > "$TRACK_CGROUP/cgroup.procs"
+  t0=$(date +%s)
+  for a in pause sidecar webhook apps; do
+    "${CTR[@]}" images import --no-unpack "$ARCHIVES/$a.tar" >/dev/null || { echo "ctr import of $a.tar failed" >&2; exit 1; }
+  done
+  echo "cluster up: images imported in $(( $(date +%s) - t0 ))s" >&2
+) > "$STATE/logs/image-import.log" 2>&1 &
+import_pid=$!
 
 wait_for "kube-apiserver /readyz" kube-apiserver 120 in_node "${KUBECTL[@]}" get --raw /readyz
 
@@ -264,7 +274,9 @@ maxPods: 40
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
 EOF
-launch kubelet "$NODE_BIN/kubelet" \
+wait "$import_pid" || { cat "$STATE/logs/image-import.log" >&2; fail "image import failed"; }
+cat "$STATE/logs/image-import.log" >&2
+launch kubelet "$NODE_BIN/kubelet" ${FAULT_KUBELET:+--no-such-flag-injected-fault} \
   --config="$STATE/kubelet/config.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
   --root-dir="$STATE/kubelet/root" --cert-dir="$STATE/kubelet/pki" \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" -v=1

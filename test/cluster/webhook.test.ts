@@ -11,7 +11,9 @@ const NS = 'hooks';
 
 function realipCheck(): Promise<RunResult> {
   const e = clusterEnv();
-  return inNs(e.NODE_NS, process.execPath, [`${REPO}bin/realip.js`, 'check', '--kubeconfig', e.KUBECONFIG], { timeoutMs: 60_000 });
+  return inNs(e.NODE_NS, process.execPath, [`${REPO}bin/realip.js`, 'check', '--kubeconfig', e.KUBECONFIG], {
+    timeoutMs: 60_000,
+  });
 }
 
 /** Creates a bare pod in the labelled namespace; returns kubectl's result and the stored pod. */
@@ -47,11 +49,19 @@ async function webhookPods(): Promise<K8sObject[]> {
 
 async function scaleWebhook(replicas: number): Promise<void> {
   await kubectlOk(['-n', RELEASE_NS, 'scale', `deploy/${RELEASE}`, `--replicas=${replicas}`]);
-  await waitFor(`${replicas} webhook pods`, async () => {
-    const all = await getJson<{ items: K8sObject[] }>(['pods', '-n', RELEASE_NS]);
-    const ready = all.items.filter((p) => p.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
-    return all.items.length === replicas && ready.length === replicas ? true : undefined;
-  }, 120_000);
+  await waitFor(
+    `${replicas} webhook pods`,
+    async () => {
+      const all = await getJson<{ items: K8sObject[] }>(['pods', '-n', RELEASE_NS]);
+      const ready = all.items.filter((p) =>
+        p.status.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+        ),
+      );
+      return all.items.length === replicas && ready.length === replicas ? true : undefined;
+    },
+    120_000,
+  );
 }
 
 describe('the webhook on the cluster', () => {
@@ -87,11 +97,21 @@ describe('the webhook on the cluster', () => {
     const { r, pod } = await createPod('during-kill');
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(initNames(pod), ['realip-init', 'realip-sidecar']);
-    await waitFor('a replacement webhook pod, Ready', async () => {
-      const pods = await webhookPods();
-      const fresh = pods.filter((p) => p.metadata.name !== victim.metadata.name && p.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
-      return fresh.length === 2 ? true : undefined;
-    }, 120_000);
+    await waitFor(
+      'a replacement webhook pod, Ready',
+      async () => {
+        const pods = await webhookPods();
+        const fresh = pods.filter(
+          (p) =>
+            p.metadata.name !== victim.metadata.name &&
+            p.status.conditions?.some(
+              (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+            ),
+        );
+        return fresh.length === 2 ? true : undefined;
+      },
+      120_000,
+    );
     const again = await createPod('after-kill');
     assert.deepEqual(initNames(again.pod), ['realip-init', 'realip-sidecar']);
   });
@@ -116,10 +136,15 @@ describe('the webhook on the cluster', () => {
     assert.notEqual(refused.r.code, 0, 'refused');
     assert.match(refused.r.stderr, /failed calling webhook/);
     await scaleWebhook(2);
-    const ok = await waitFor('injection once the webhook is back', async () => {
-      const c = await createPod('back');
-      return c.r.code === 0 ? c : undefined;
-    }, 60_000, 1000);
+    const ok = await waitFor(
+      'injection once the webhook is back',
+      async () => {
+        const c = await createPod('back');
+        return c.r.code === 0 ? c : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.deepEqual(initNames(ok.pod), ['realip-init', 'realip-sidecar']);
   });
 });
