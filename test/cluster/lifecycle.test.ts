@@ -57,6 +57,8 @@ describe('lifecycle with the real kubelet', () => {
     const pod = await onePod('life', 'app=slow');
     const rulesBefore = redirectRules(await podIptables(pod, 'slow'));
     assert.ok(rulesBefore.length > 0, 'realip-init installed rules');
+    // The pod's first restart here: later ones would wait out the kubelet's back-off (10 s, 20 s, ...).
+    const restartsBefore = pod.status.containerStatuses[0].restartCount as number;
     const pids = sandboxPids(pod);
     assert.ok(pids.length > 0, 'found the sandbox');
     for (const pid of pids) process.kill(pid, 'SIGKILL');
@@ -65,7 +67,9 @@ describe('lifecycle with the real kubelet', () => {
       async () => {
         const p = await getJson<K8sObject>(['pod', '-n', 'life', pod.metadata.name]);
         const app = p.status.containerStatuses?.[0];
-        return ready(p) && app?.restartCount >= 1 ? p : undefined;
+        if (!ready(p) || !(app?.restartCount > restartsBefore)) return undefined;
+        // Ready in the new sandbox, its processes visible (the kubelet's status can lead them).
+        return sandboxPids(p).some((x) => pids.includes(x)) ? undefined : p;
       },
       90_000,
     );

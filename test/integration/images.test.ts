@@ -135,13 +135,20 @@ for (const dockerfile of ['Dockerfile.sidecar', 'Dockerfile.webhook']) {
       // Base images are global ARGs (local stand-ins for test/cluster/); their defaults are the
       // public images.
       const args = new Map<string, string>();
-      for (const a of ins.slice(0, ins.findIndex((i) => i.op === 'FROM')).filter((i) => i.op === 'ARG')) {
+      for (const a of ins
+        .slice(
+          0,
+          ins.findIndex((i) => i.op === 'FROM'),
+        )
+        .filter((i) => i.op === 'ARG')) {
         const [name, value] = a.args.split('=', 2);
         if (name && value !== undefined) args.set(name, value);
       }
       const froms = ins
         .filter((i) => i.op === 'FROM')
-        .map((i) => i.args.split(/\s+/)[0]!.replace(/^\$\{(\w+)\}$/, (_, n: string) => args.get(n) ?? `unset ARG ${n}`));
+        .map((i) =>
+          i.args.split(/\s+/)[0]!.replace(/^\$\{(\w+)\}$/, (_, n: string) => args.get(n) ?? `unset ARG ${n}`),
+        );
       assert.ok(froms.length >= 2, 'multi-stage');
       for (const f of froms)
         assert.match(f, /^(node:24-bookworm(-slim)?|gcr\.io\/distroless\/nodejs24-debian12.*)$/);
