@@ -113,6 +113,7 @@ describe('lifecycle with the real kubelet', () => {
   test('1,000 concurrent connections: the sidecar stays under its default memory limit', async () => {
     const e = clusterEnv();
     const pod = await onePod('life', 'app=slow');
+    const p0 = pod;
     const N = 1000;
     const script = `
       const http = require('node:http');
@@ -139,7 +140,10 @@ describe('lifecycle with the real kubelet', () => {
       `sidecar memory at ${N} connections: ${mib(during.usage)} in use, peak ${mib(after.max)}, limit ${mib(after.limit)}\n`,
     );
     assert.equal(counts.ok, N, `all requests answered with the client address: ${JSON.stringify(counts)}`);
-    assert.equal(after.limit, 128 * 1048576, 'the default 128Mi limit is the cgroup limit');
+    const spec = p0.spec.initContainers.find((c: { name: string }) => c.name === 'realip-sidecar');
+    const declared = /^(\d+)Mi$/.exec(spec.resources.limits.memory as string);
+    assert.ok(declared, `the sidecar's default memory limit is in Mi: ${spec.resources.limits.memory}`);
+    assert.equal(after.limit, Number(declared[1]) * 1048576, 'the default limit is the cgroup limit');
     assert.ok(after.max < after.limit, `peak ${mib(after.max)} under the limit`);
     const p = await getJson<K8sObject>(['pod', '-n', 'life', pod.metadata.name]);
     const side = p.status.initContainerStatuses.find((s: { name: string }) => s.name === 'realip-sidecar');
