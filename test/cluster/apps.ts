@@ -90,6 +90,7 @@ export async function startEdge(name: string, frontends: readonly EdgeFrontend[]
     ...frontends.flatMap((f) => [
       `frontend vs_${f.port}`,
       `  bind ${e.EDGE_CLIENT_SIDE_IP}:${f.port}`,
+      `  bind [${e.EDGE_CLIENT_SIDE_IP6}]:${f.port}`,
       `  default_backend pool_${f.port}`,
       `backend pool_${f.port}`,
       `  server ${e.NODE_IP.replaceAll('.', '_')} ${e.NODE_IP}:${f.nodePort} ${f.proxy}`,
@@ -126,14 +127,17 @@ export function curlFromClient(
   extra: readonly string[] = [],
 ): Promise<RunResult> {
   const e = clusterEnv();
+  // An IPv6 client reaches the edge's IPv6 address (the edge speaks IPv4 to the node).
+  const vip = clientIp.includes(':') ? `[${e.EDGE_CLIENT_SIDE_IP6}]` : e.EDGE_CLIENT_SIDE_IP;
   return inNs(e.CLIENT_NS, 'curl', [
     '-sS',
+    '-g',
     '--max-time',
     '15',
     '--interface',
     clientIp,
     ...extra,
-    `http://${e.EDGE_CLIENT_SIDE_IP}:${port}${path}`,
+    `http://${vip}:${port}${path}`,
   ]);
 }
 
@@ -141,7 +145,7 @@ export function curlFromClient(
 export function tcpFromClient(clientIp: string, port: number, line: string): Promise<RunResult> {
   const e = clusterEnv();
   const script = `
-    const s = require('node:net').connect({ host: ${JSON.stringify(e.EDGE_CLIENT_SIDE_IP)}, port: ${port}, localAddress: ${JSON.stringify(clientIp)} });
+    const s = require('node:net').connect({ host: ${JSON.stringify(clientIp.includes(':') ? e.EDGE_CLIENT_SIDE_IP6 : e.EDGE_CLIENT_SIDE_IP)}, port: ${port}, localAddress: ${JSON.stringify(clientIp)} });
     let out = '';
     s.setTimeout(15000, () => { console.error('timeout'); process.exit(3); });
     s.on('connect', () => s.write(${JSON.stringify(`${line}\n`)}));

@@ -23,6 +23,8 @@ export interface ClusterEnv {
   readonly EDGE_CLIENT_SIDE_IP: string;
   readonly CLIENT_IP: string;
   readonly CLIENT_IP2: string;
+  readonly CLIENT_IP6: string;
+  readonly EDGE_CLIENT_SIDE_IP6: string;
   readonly POD_CIDR: string;
   readonly POD_GATEWAY: string;
 }

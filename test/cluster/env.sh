@@ -10,6 +10,10 @@ EDGE_NODE_SIDE_IP=10.250.0.1
 EDGE_CLIENT_SIDE_IP=198.51.100.1   # documentation ranges (RFC 5737) for the internet side
 CLIENT_IP=198.51.100.7
 CLIENT_IP2=198.51.100.8
+# IPv6 on the internet side only (documentation range, RFC 3849): the cluster is single-stack IPv4,
+# and the edge carries an IPv6 client to it in a PROXY TCP6 header, as a BIG-IP does.
+EDGE_CLIENT_SIDE_IP6=2001:db8:100::1
+CLIENT_IP6=2001:db8:100::7
 POD_CIDR=10.88.0.0/24
 POD_GATEWAY=10.88.0.1     # cni0 on the node: kube-proxy's SNAT source for NodePort traffic to pods
 SERVICE_CIDR=10.96.0.0/24

@@ -47,7 +47,7 @@ describe('HTTP through the edge (PROXY v1) to an unchanged nginx', () => {
 
   test('the app sees the client address of each client on the internet side', async () => {
     const e = clusterEnv();
-    for (const client of [e.CLIENT_IP, e.CLIENT_IP2]) {
+    for (const client of [e.CLIENT_IP, e.CLIENT_IP2, e.CLIENT_IP6]) {
       const r = await curlFromClient(client, VS_PORT, '/checkout');
       assert.equal(r.code, 0, r.stderr);
       assert.match(

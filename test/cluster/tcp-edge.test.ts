@@ -59,6 +59,13 @@ describe('TCP apps through the edge', () => {
     assert.match(r.stdout, new RegExp(`^proxy-aware src=${esc(e.CLIENT_IP)}:\\d+ peer=`));
   });
 
+  test('PROXY-aware app, IPv6 client: the re-emitted header names it', async () => {
+    const e = clusterEnv();
+    const r = await tcpFromClient(e.CLIENT_IP6, TALLY_V1, 'hello');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^proxy-aware src=${e.CLIENT_IP6}:\\d+ peer=`));
+  });
+
   test('unmodified app (transparent mode), PROXY v1 edge: its TCP peer is the client', async () => {
     const e = clusterEnv();
     for (const client of [e.CLIENT_IP, e.CLIENT_IP2]) {

@@ -54,11 +54,13 @@ in_ns "$NODE_NS" ip route add default via "$EDGE_NODE_SIDE_IP"
 in_ns "$EDGE_NS" ip link set lo up
 in_ns "$EDGE_NS" ip addr add "$EDGE_NODE_SIDE_IP/24" dev rc-node
 in_ns "$EDGE_NS" ip addr add "$EDGE_CLIENT_SIDE_IP/24" dev rc-client
+in_ns "$EDGE_NS" ip -6 addr add "$EDGE_CLIENT_SIDE_IP6/64" dev rc-client nodad
 in_ns "$EDGE_NS" ip link set rc-node up
 in_ns "$EDGE_NS" ip link set rc-client up
 in_ns "$CLIENT_NS" ip link set lo up
 in_ns "$CLIENT_NS" ip addr add "$CLIENT_IP/24" dev eth0
 in_ns "$CLIENT_NS" ip addr add "$CLIENT_IP2/24" dev eth0
+in_ns "$CLIENT_NS" ip -6 addr add "$CLIENT_IP6/64" dev eth0 nodad
 in_ns "$CLIENT_NS" ip link set eth0 up
 in_ns "$CLIENT_NS" ip route add default via "$EDGE_CLIENT_SIDE_IP"
 # The node routes between its pods' bridge and the outside; bridged pod traffic goes through
@@ -313,6 +315,8 @@ EDGE_NODE_SIDE_IP=$EDGE_NODE_SIDE_IP
 EDGE_CLIENT_SIDE_IP=$EDGE_CLIENT_SIDE_IP
 CLIENT_IP=$CLIENT_IP
 CLIENT_IP2=$CLIENT_IP2
+CLIENT_IP6=$CLIENT_IP6
+EDGE_CLIENT_SIDE_IP6=$EDGE_CLIENT_SIDE_IP6
 POD_CIDR=$POD_CIDR
 POD_GATEWAY=$POD_GATEWAY
 EOF

@@ -27,7 +27,9 @@ function parseProxy(buf) {
     } else if (fam === 2) {
       const parts = [];
       for (let i = 0; i < 16; i += 2) parts.push(buf.readUInt16BE(16 + i).toString(16));
-      src = `[${parts.join(':')}]:${buf.readUInt16BE(48)}`;
+      // Compressed form (as in a v1 line), via the URL parser's IPv6 serializer.
+      const host = new URL(`http://[${parts.join(':')}]/`).hostname.slice(1, -1);
+      src = `${host}:${buf.readUInt16BE(48)}`;
     }
     return { src, rest: buf.subarray(16 + len) };
   }
