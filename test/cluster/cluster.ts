@@ -166,7 +166,10 @@ export async function waitFor<T>(
 
 /** Brings the cluster up (up.sh); resolves with its stderr log (timings), rejects with it on failure. */
 export async function clusterUp(): Promise<string> {
-  const r = await run('bash', [join(CLUSTER_DIR_SCRIPTS, 'up.sh')], { timeoutMs: 600_000 });
+  const r = await run('bash', [join(CLUSTER_DIR_SCRIPTS, 'up.sh')], {
+    timeoutMs: 600_000,
+    env: { REALIP_CLUSTER_OWNER: String(process.pid) },
+  });
   if (r.code !== 0) throw new Error(`test cluster did not come up:\n${r.stderr}`);
   cached = undefined;
   return r.stderr;
@@ -174,7 +177,11 @@ export async function clusterUp(): Promise<string> {
 
 /** Tears everything down (down.sh), synchronously so it also works from an exit handler. */
 export function clusterDown(): RunResult {
-  const r = spawnSync('bash', [join(CLUSTER_DIR_SCRIPTS, 'down.sh')], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('bash', [join(CLUSTER_DIR_SCRIPTS, 'down.sh')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, REALIP_CLUSTER_OWNER: String(process.pid) },
+  });
   cached = undefined;
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

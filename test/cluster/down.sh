@@ -7,6 +7,15 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 problems=()
+# Called by a test run (REALIP_CLUSTER_OWNER set): never remove a cluster another live run owns.
+# By hand (no owner given) it removes whatever is there.
+if [ -n "${REALIP_CLUSTER_OWNER:-}" ] && [ -f "$STATE/owner" ]; then
+  o=$(cat "$STATE/owner")
+  if [ "$o" != "$REALIP_CLUSTER_OWNER" ] && kill -0 "$o" 2>/dev/null; then
+    echo "cluster down: the test cluster in $STATE belongs to the live test run pid $o: not removed" >&2
+    exit 1
+  fi
+fi
 t0=$(date +%s%N)
 step() { [ -n "${REALIP_CLUSTER_DEBUG:-}" ] && echo "cluster down: $(( ($(date +%s%N) - t0) / 1000000 )) ms: $*" >&2; return 0; }
 

@@ -38,14 +38,16 @@ export async function globalSetup(): Promise<void> {
     if (r.code !== 0) throw new Error(`image build failed:\n${r.stderr}\n${r.stdout}`);
     process.stderr.write(r.stdout.replace(/^/gm, '  '));
   });
-  // Leftovers of an earlier crashed run are cleaned by up.sh; measure the host without them.
-  clusterDown();
+  // Leftovers of an earlier crashed run are removed first (never a live run's cluster: down.sh
+  // refuses, and so does up.sh); measure the host without them.
+  const pre = clusterDown();
+  if (pre.code !== 0) throw new Error(`cannot start the test cluster: ${pre.stderr}`);
   before = snapshot();
   const start = before;
   await timed('a failed start cleaned up after itself', async () => {
     const r = await run('bash', [new URL('up.sh', import.meta.url).pathname], {
       timeoutMs: 600_000,
-      env: { REALIP_CLUSTER_FAULT: 'kubelet' },
+      env: { REALIP_CLUSTER_FAULT: 'kubelet', REALIP_CLUSTER_OWNER: String(process.pid) },
     });
     if (r.code === 0) throw new Error('up.sh succeeded although the kubelet was made to fail');
     const left = leftovers(start, snapshot());

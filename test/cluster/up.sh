@@ -29,6 +29,15 @@ for a in pause sidecar webhook apps; do
   [ -f "$ARCHIVES/$a.tar" ] || fail "image archive $ARCHIVES/$a.tar missing: run bash test/cluster/build-images.sh"
 done
 
+# One test cluster per machine (fixed paths): never tear down one that a live test run owns.
+OWNER=${REALIP_CLUSTER_OWNER:-$PPID}
+if [ -f "$STATE/owner" ]; then
+  o=$(cat "$STATE/owner")
+  if [ "$o" != "$OWNER" ] && kill -0 "$o" 2>/dev/null; then
+    fail "a test cluster in $STATE is in use by pid $o; wait for it, or remove it with bash test/cluster/down.sh"
+  fi
+fi
+
 # A previous run that crashed may have left anything: start from nothing.
 bash "$HERE/down.sh" >/dev/null 2>&1 || bash "$HERE/down.sh" >&2 || fail "leftovers from a previous run could not be removed"
 trap 'rc=$?; if [ $rc -ne 0 ]; then echo "cluster up: failed; tearing down" >&2; bash "$HERE/down.sh" >&2 || true; fi' EXIT
@@ -39,6 +48,7 @@ FAULT_KUBELET=
 [ "${REALIP_CLUSTER_FAULT:-}" = kubelet ] && FAULT_KUBELET=1
 t_start=$(date +%s)
 mkdir -p "$STATE"/{pids,logs,pki,etcd,containerd,kubelet,cni/net.d,cni/ipam,pod-logs,proxy}
+echo "$OWNER" > "$STATE/owner"
 for p in "${FIXED_PATHS[@]}"; do [ -e "$p" ] || echo "$p" >> "$STATE/created-paths"; done
 mkdir -p "$TRACK_CGROUP"
 
