@@ -48,6 +48,9 @@ FAULT_KUBELET=
 [ "${REALIP_CLUSTER_FAULT:-}" = kubelet ] && FAULT_KUBELET=1
 t_start=$(date +%s)
 mkdir -p "$STATE"/{pids,logs,pki,etcd,containerd,kubelet,cni/net.d,cni/ipam,pod-logs,proxy}
+# containerd's store (the unpacked images, ~2 GB of small files) on a tmpfs: unpacking is faster,
+# and teardown is an unmount instead of minutes of unlinking on a loaded disk.
+mount -t tmpfs -o size=8g,mode=0711 realip-containerd "$STATE/containerd"
 echo "$OWNER" > "$STATE/owner"
 for p in "${FIXED_PATHS[@]}"; do [ -e "$p" ] || echo "$p" >> "$STATE/created-paths"; done
 mkdir -p "$TRACK_CGROUP"
