@@ -98,7 +98,10 @@ before(async () => {
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', () => r()));
   for (const relay of ['splice', 'js'] as const) {
     const port = await freePort();
-    const proc = await startSidecar({ listeners: [`tcp:${port}:${app.port()}`], args: ['--tcp-relay', relay] });
+    const proc = await startSidecar({
+      listeners: [`tcp:${port}:${app.port()}`],
+      args: ['--tcp-relay', relay],
+    });
     sidecars[relay] = { proc, port };
   }
 });
@@ -166,7 +169,10 @@ for (const relay of ['splice', 'js'] as const) {
           else await send();
           const [a, b] = await Promise.all([appGot, clientGot.ended]);
           assert.ok(a.equals(up), `app got ${a.length} bytes of ${up.length}, equal: ${a.equals(up)}`);
-          assert.ok(b.equals(down), `client got ${b.length} bytes of ${down.length}, equal: ${b.equals(down)}`);
+          assert.ok(
+            b.equals(down),
+            `client got ${b.length} bytes of ${down.length}, equal: ${b.equals(down)}`,
+          );
           await new Promise((r) => (c.closed ? r(null) : c.once('close', r)));
         }),
         { numRuns: 30 },

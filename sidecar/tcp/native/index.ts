@@ -95,7 +95,10 @@ export function tryLoadNative(): TransparentNative | RealipError {
   try {
     const n = loadNative();
     if (typeof n.relayStart !== 'function') {
-      return new RealipError('TCP_NATIVE_MISSING', 'the native helper predates the splice relay; run "npm run build:native"');
+      return new RealipError(
+        'TCP_NATIVE_MISSING',
+        'the native helper predates the splice relay; run "npm run build:native"',
+      );
     }
     return n;
   } catch (err: unknown) {
