@@ -227,7 +227,10 @@ static void finish(reactor_t *r, conn_t *c, int reset_both, conn_t **done_list) 
   c->done = 1;
   for (int k = 0; k < 2; k++) {
     pipe_put(r, &c->d[k].pipe, c->d[k].in_pipe == 0);
-    close(c->fd[k]); /* also leaves the epoll set: Node's fds keep the sockets themselves open */
+    /* Explicitly: an epoll registration belongs to the open file description, which Node's own
+     * fd keeps alive, so close() alone would leave it registered, pointing at a freed conn. */
+    epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd[k], NULL);
+    close(c->fd[k]);
   }
   c->next_done = *done_list;
   *done_list = c;
@@ -354,12 +357,13 @@ static int enqueue(reactor_t *r, conn_t *c, int op) {
   cmd->next = NULL;
   atomic_fetch_add(&c->refs, 1);
   pthread_mutex_lock(&r->mu);
+  int wake = r->cmds == NULL; /* else a wake-up is already pending for the queue */
   if (r->cmds_tail) r->cmds_tail->next = cmd;
   else r->cmds = cmd;
   r->cmds_tail = cmd;
   pthread_mutex_unlock(&r->mu);
   uint64_t one = 1;
-  if (write(r->evfd, &one, sizeof one) < 0) { /* EAGAIN: the counter is full, the thread is awake */
+  if (wake && write(r->evfd, &one, sizeof one) < 0) { /* EAGAIN: the counter is full, the thread is awake */
   }
   return 0;
 }
@@ -478,10 +482,8 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
     conn_unref(c);
     return throw_errno(env, "dup", e);
   }
-  for (int k = 0; k < 2; k++) {
-    /* Node's fds are non-blocking already (the file status flags are shared with the dup). */
-    fcntl(c->fd[k], F_SETFL, fcntl(c->fd[k], F_GETFL) | O_NONBLOCK);
-  }
+  /* No O_NONBLOCK to set: Node's sockets and connectFrom's are non-blocking, and the file status
+   * flags are shared with the dup; every call here passes SPLICE_F_NONBLOCK / MSG_DONTWAIT too. */
   if (napi_create_external(env, c, NULL, NULL, &handle) != napi_ok || enqueue(r, c, CMD_ADD) != 0) {
     close(c->fd[0]);
     close(c->fd[1]);
