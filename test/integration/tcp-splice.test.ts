@@ -4,14 +4,16 @@
 // it before the hand-over), with half-close each way, and pass resets on each way. Also: which
 // relay runs is visible in realip_tcp_splice_relay, and the byte counters match what moved.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { freePort, type Proc, startSidecar } from '../helpers/tcp.ts';
+import { freePort, type Proc, ROOT, startProc, startSidecar, tempDir, waitForPort } from '../helpers/tcp.ts';
 
 type Handler = (socket: net.Socket) => void;
 
@@ -187,6 +189,82 @@ for (const relay of ['splice', 'js'] as const) {
       };
       assert.equal(delta('to_app'), sentToApp);
       assert.equal(delta('to_client'), sentToClient);
+    });
+
+    test('5,000 short connections, 50 at a time: every one answered, the sidecar stays up', async () => {
+      const { proc, port } = sidecars[relay];
+      app.on((s) => {
+        s.once('data', () => s.end('y'));
+        s.resume();
+      });
+      let answered = 0;
+      const one = () =>
+        new Promise<void>((resolve, reject) => {
+          const c = net.connect({ host: '127.0.0.1', port }, () =>
+            c.write(Buffer.concat([HEADER, Buffer.from('x')])),
+          );
+          c.once('data', (d: Buffer) => {
+            if (d.toString() === 'y') answered++;
+            c.end();
+          });
+          c.once('error', reject);
+          c.once('close', () => resolve());
+        });
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          for (let i = 0; i < 100; i++) await one();
+        }),
+      );
+      assert.equal(answered, 5000);
+      assert.equal(proc.child.exitCode, null, `sidecar exited:\n${proc.output().slice(-2000)}`);
+      assert.match(await metrics(proc.adminPort), /realip_tcp_splice_relay/);
+    });
+
+    test('20,000 short connections to a C backend that closes at once: the sidecar stays up', async () => {
+      // Regression: the reactor left a finished connection's sockets in its epoll set (the
+      // registration belongs to the file description, which Node's own fd keeps open), and a late
+      // event touched freed memory: the sidecar aborted within seconds of this load.
+      const t = tempDir('splice-backend');
+      const bin = join(t.dir, 'tcp-backend');
+      execFileSync('gcc', ['-O2', '-o', bin, join(ROOT, 'bench/tcp-backend.c')]);
+      const backendPort = await freePort();
+      const backend = startProc(bin, [String(backendPort), '127.0.0.1']);
+      const port = await freePort();
+      const sc = await startSidecar({
+        listeners: [`tcp:${port}:${backendPort}`],
+        args: ['--tcp-relay', relay],
+      });
+      try {
+        await waitForPort(backendPort);
+        let answered = 0;
+        const one = () =>
+          new Promise<void>((resolve) => {
+            const c = net.connect({ host: '127.0.0.1', port }, () =>
+              c.write(Buffer.concat([HEADER, Buffer.from('x')])),
+            );
+            c.once('data', () => {
+              answered++;
+              c.end();
+            });
+            c.on('error', () => {});
+            c.once('close', () => resolve());
+          });
+        await Promise.all(
+          Array.from({ length: 50 }, async () => {
+            for (let i = 0; i < 400; i++) await one();
+          }),
+        );
+        assert.equal(
+          sc.child.exitCode,
+          null,
+          `sidecar exited (${sc.child.signalCode}):\n${sc.output().slice(-2000)}`,
+        );
+        assert.equal(answered, 20_000);
+      } finally {
+        await sc.stop();
+        await backend.stop();
+        t.remove();
+      }
     });
 
     for (const who of ['client', 'app'] as const) {
