@@ -73,6 +73,46 @@ function rssMiB(root: number): number {
   return kib / 1024;
 }
 
+// ---------- cleanup on every exit path ----------
+/**
+ * What must not outlive the bench: child pids and network namespaces. Undone synchronously on
+ * exit, whatever the path (normal end, error, SIGINT/SIGTERM): an exit handler cannot wait.
+ */
+const livePids = new Set<number>();
+const liveNamespaces = new Set<string>();
+const liveLinks = new Set<string>();
+let cleaned = false;
+function cleanupNow(): void {
+  if (cleaned) return;
+  cleaned = true;
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  for (const ns of liveNamespaces) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  for (const link of liveLinks) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+}
+process.on('exit', cleanupNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`\nbench:tcp: ${sig}, cleaning up\n`);
+    cleanupNow();
+    process.exit(130);
+  });
+}
+
+/** Rejects when `p` has not settled within `ms` (a stuck peer must end the bench, not hang it). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
 // ---------- processes ----------
 interface Started {
   pid: number;
@@ -80,11 +120,13 @@ interface Started {
 }
 function launch(cmd: string[], env: NodeJS.ProcessEnv = process.env): Started {
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
+  if (child.pid !== undefined) livePids.add(child.pid);
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);
   });
   child.on('exit', (code) => {
+    if (child.pid !== undefined) livePids.delete(child.pid);
     if (code && code !== 0 && code !== 143) process.stderr.write(`${cmd.join(' ')} exited ${code}: ${err}\n`);
   });
   return {
@@ -157,13 +199,16 @@ function header(): Buffer {
   });
 }
 function openOne(host: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
+  const opened = new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({ host, port, noDelay: true }, () =>
       s.write(Buffer.concat([header(), Buffer.from('x')])),
     );
     s.once('data', () => resolve(s));
     s.once('error', reject);
+    // A peer that closes without answering would otherwise leave this pending forever.
+    s.once('close', () => reject(new Error(`${host}:${port} closed before answering`)));
   });
+  return within(opened, 10_000, `connection to ${host}:${port}`);
 }
 
 async function bulk(host: string, port: number, proxyPid: number) {
@@ -203,6 +248,7 @@ async function connectRate(host: string, port: number, proxyPid: number) {
         s.write(Buffer.concat([header(), Buffer.from('x')])),
       );
       s.once('data', () => s.end());
+      s.setTimeout(10_000, () => s.destroy());
       s.on('close', () => {
         done++;
         resolve();
@@ -224,7 +270,7 @@ async function connectRate(host: string, port: number, proxyPid: number) {
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuOf(proxyPid) - c0;
   stop = true;
-  await Promise.all(loops);
+  await within(Promise.all(loops), 30_000, 'the connect loops');
   await sleep(300);
   return { cps: n / secs, usPerConn: (cpu / n) * 1e6, errors };
 }
@@ -285,34 +331,39 @@ function need(tool: string): void {
 async function loopbackSuite(): Promise<Row[]> {
   for (const t of ['taskset', 'nginx', 'haproxy']) need(t);
   const dir = mkdtempSync(join(tmpdir(), 'realip-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const backendPort = await freePort();
   const backend = launch(['taskset', '-c', LOAD_CORE, backendBinary(), String(backendPort), '127.0.0.1']);
   const rows: Row[] = [];
   try {
     await waitPort('127.0.0.1', backendPort);
 
-    const rp = await freePort();
-    const realip = launch(
-      [
-        'taskset',
-        '-c',
-        PROXY_CORE,
-        process.execPath,
-        ENTRY,
-        'sidecar',
-        '--listener',
-        `tcp:${rp}:${backendPort}`,
-        '--trusted-cidrs',
-        '127.0.0.0/8',
-        '--admin-port',
-        String(await freePort()),
-        '--admin-host',
-        '127.0.0.1',
-      ],
-      SIDECAR_ENV,
-    );
-    rows.push(await measure('realip tcp (PROXY v2)', '127.0.0.1', rp, realip));
-    await realip.stop();
+    for (const relay of ['splice', 'js'] as const) {
+      const rp = await freePort();
+      const realip = launch(
+        [
+          'taskset',
+          '-c',
+          PROXY_CORE,
+          process.execPath,
+          ENTRY,
+          'sidecar',
+          '--listener',
+          `tcp:${rp}:${backendPort}`,
+          '--trusted-cidrs',
+          '127.0.0.0/8',
+          '--admin-port',
+          String(await freePort()),
+          '--admin-host',
+          '127.0.0.1',
+          '--tcp-relay',
+          relay,
+        ],
+        SIDECAR_ENV,
+      );
+      rows.push(await measure(`realip tcp, ${relay} relay`, '127.0.0.1', rp, realip));
+      await realip.stop();
+    }
 
     const np = await freePort();
     writeFileSync(
@@ -378,6 +429,8 @@ async function transparentSuite(): Promise<Row[]> {
   const rows: Row[] = [];
   const started: Started[] = [];
   try {
+    liveNamespaces.add(pod);
+    liveLinks.add(veth);
     ip('netns', 'add', pod);
     ip('-n', pod, 'link', 'set', 'lo', 'up');
     ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`, 'netns', pod);
@@ -391,51 +444,38 @@ async function transparentSuite(): Promise<Row[]> {
     ip('-n', pod, '-6', 'route', 'add', 'local', '::/0', 'dev', 'lo', 'table', '15100');
     const backend = launch([...inPod, 'taskset', '-c', LOAD_CORE, backendBinary(), '7000', '::']);
     started.push(backend);
-    const sidecar = launch(
-      [
-        ...inPod,
-        'taskset',
-        '-c',
-        PROXY_CORE,
-        process.execPath,
-        ENTRY,
-        'sidecar',
-        '--listener',
-        'transparent:15001:7000',
-        '--trusted-cidrs',
-        '10.98.0.1/32',
-      ],
-      SIDECAR_ENV,
-    );
-    started.push(sidecar);
-    await sleep(1500);
-    rows.push(await measure('realip transparent', '10.98.0.2', 15001, sidecar));
-    await sidecar.stop();
-    const tcp = launch(
-      [
-        ...inPod,
-        'taskset',
-        '-c',
-        PROXY_CORE,
-        process.execPath,
-        ENTRY,
-        'sidecar',
-        '--listener',
-        'tcp:15002:7000',
-        '--trusted-cidrs',
-        '10.98.0.1/32',
-      ],
-      SIDECAR_ENV,
-    );
-    started.push(tcp);
-    await sleep(1500);
-    const tcpRow = await measure('realip tcp, same path', '10.98.0.2', 15002, tcp);
-    rows.push(tcpRow);
-    await tcp.stop();
+    const hop = async (mode: 'transparent' | 'tcp', port: number, relay: 'splice' | 'js', name: string) => {
+      const p = launch(
+        [
+          ...inPod,
+          'taskset',
+          '-c',
+          PROXY_CORE,
+          process.execPath,
+          ENTRY,
+          'sidecar',
+          '--listener',
+          `${mode}:${port}:7000`,
+          '--trusted-cidrs',
+          '10.98.0.1/32',
+          '--tcp-relay',
+          relay,
+        ],
+        SIDECAR_ENV,
+      );
+      started.push(p);
+      await sleep(1500);
+      rows.push(await measure(name, '10.98.0.2', port, p));
+      await p.stop();
+    };
+    await hop('transparent', 15001, 'splice', 'realip transparent, splice');
+    await hop('tcp', 15002, 'splice', 'realip tcp, same path');
+    await hop('transparent', 15004, 'js', 'realip transparent, js');
     const mm = join(homedir(), '.cache/realip-tools/go-mmproxy');
     if (existsSync(mm)) {
       const allowed = join(tmpdir(), `ripb-${tag}-allowed`);
       writeFileSync(allowed, '10.98.0.1/32\n');
+      process.on('exit', () => rmSync(allowed, { force: true }));
       const gomm = launch([
         ...inPod,
         'taskset',
@@ -464,8 +504,10 @@ async function transparentSuite(): Promise<Row[]> {
     }
   } finally {
     for (const s of started) await s.stop();
-    spawnSync('ip', ['netns', 'del', pod]);
-    spawnSync('ip', ['link', 'del', veth]);
+    spawnSync('ip', ['netns', 'del', pod], { stdio: 'ignore' });
+    spawnSync('ip', ['link', 'del', veth], { stdio: 'ignore' });
+    liveNamespaces.delete(pod);
+    liveLinks.delete(veth);
   }
   return rows;
 }
@@ -478,19 +520,46 @@ async function main(): Promise<void> {
   process.stdout.write(
     `bench:tcp  ${SECONDS}s per measurement, proxy on core ${PROXY_CORE}, load on core ${LOAD_CORE}\nsidecar: ${ENTRY.replace(ROOT, '')}; load average before: ${load}\n\nloopback: client -> proxy (PROXY v2 in, PROXY v2/v1 out) -> backend\n`,
   );
-  const [ours, nginx, haproxy] = await loopbackSuite();
+  const loop = await loopbackSuite();
+  const row = (rows: Row[], name: string) => rows.find((r) => r.name === name);
+  const splice = row(loop, 'realip tcp, splice relay');
+  const js = row(loop, 'realip tcp, js relay');
+  const nginx = row(loop, 'nginx stream (proxy_protocol)');
+  const haproxy = row(loop, 'HAProxy (send-proxy-v2)');
   process.stdout.write('\nratios\n');
-  process.stdout.write(`${ratios(ours!, nginx!)}\n${ratios(ours!, haproxy!)}\n`);
+  for (const [a, b] of [
+    [splice, nginx],
+    [js, nginx],
+    [splice, haproxy],
+    [splice, js],
+  ] as const) {
+    if (a && b) process.stdout.write(`${ratios(a, b)}\n`);
+  }
   if (process.env.BENCH_SKIP_TRANSPARENT !== '1') {
     process.stdout.write(
       '\ntransparent: client (root ns) -> veth -> pod ns: proxy -> app from the client address\n',
     );
     const rows = await transparentSuite();
-    const t = rows.find((r) => r.name === 'realip transparent');
-    const peer =
-      rows.find((r) => r.name === 'go-mmproxy') ?? rows.find((r) => r.name === 'realip tcp, same path');
-    if (t && peer) process.stdout.write(`\nratios\n${ratios(t, peer)}\n`);
+    const t = row(rows, 'realip transparent, splice');
+    process.stdout.write('\nratios\n');
+    for (const peer of ['realip tcp, same path', 'realip transparent, js', 'go-mmproxy']) {
+      const p = row(rows, peer);
+      if (t && p) process.stdout.write(`${ratios(t, p)}\n`);
+    }
   }
 }
 
-await main();
+// Not a top-level await: a promise that never settles must not end the bench with "unsettled
+// top-level await" and skip the cleanup. The interval holds the loop open until main settles
+// (every wait in it is bounded), and cleanupNow runs on exit whatever happened.
+const keepAlive = setInterval(() => {}, 60_000);
+main().then(
+  () => clearInterval(keepAlive),
+  (err: unknown) => {
+    clearInterval(keepAlive);
+    process.stderr.write(
+      `bench:tcp failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

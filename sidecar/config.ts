@@ -21,6 +21,9 @@ export const FORWARDED_POLICIES = ['replace', 'append'] as const;
 export type ForwardedPolicy = (typeof FORWARDED_POLICIES)[number];
 export const EMIT_VERSIONS = ['v1', 'v2'] as const;
 export type EmitVersion = (typeof EMIT_VERSIONS)[number];
+/** splice: join the sockets in the kernel (native helper; the stream relay when it is missing). */
+export const TCP_RELAYS = ['splice', 'js'] as const;
+export type TcpRelay = (typeof TCP_RELAYS)[number];
 
 export interface SidecarConfig {
   readonly listeners: readonly ListenerSpec[];
@@ -55,6 +58,8 @@ export interface SidecarConfig {
   readonly idleTimeoutMs: number;
   /** tcp hop: which PROXY version to emit to the app. */
   readonly emit: EmitVersion;
+  /** tcp and transparent hops: how bytes are relayed after the header. */
+  readonly tcpRelay: TcpRelay;
   /** tcp hop: TLV types (numbers) passed through to the app. */
   readonly passTlvs: readonly number[];
   /** Admin port: the app probes it performs for kubelet (written by the webhook). */
@@ -175,6 +180,12 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   },
   { flag: 'emit', env: Env.emit, default: 'v2', help: 'v1 | v2: PROXY version sent to the app (tcp)' },
   {
+    flag: 'tcp-relay',
+    env: 'REALIP_TCP_RELAY',
+    default: 'splice',
+    help: 'splice | js: relay bytes with splice(2) in the kernel, or through Node streams (tcp, transparent)',
+  },
+  {
     flag: 'pass-tlvs',
     env: 'REALIP_PASS_TLVS',
     help: 'comma-separated TLV types (e.g. 0x02,0xea) passed to the app (tcp)',
@@ -282,6 +293,17 @@ export function parseSidecarConfig(
     specs,
     raw.values,
   );
+  const tcpRelay = attempt(
+    problems,
+    'splice' as TcpRelay,
+    () =>
+      e
+        .get('REALIP_TCP_RELAY')
+        .required()
+        .asEnum([...TCP_RELAYS]),
+    specs,
+    raw.values,
+  );
   const logLevel = raw.values[Env.logLevel] ?? 'info';
   if (!isLogLevel(logLevel))
     problems.push(`--log-level / ${Env.logLevel}: "${logLevel}" is not a pino level`);
@@ -340,6 +362,7 @@ export function parseSidecarConfig(
     keepAliveTimeoutMs: intOrZero('REALIP_KEEPALIVE_TIMEOUT_MS', DEFAULT_KEEPALIVE_TIMEOUT_MS),
     idleTimeoutMs: intOrZero('REALIP_IDLE_TIMEOUT_MS', DEFAULT_IDLE_TIMEOUT_MS),
     emit,
+    tcpRelay,
     passTlvs,
     appProbes: appProbes.probes,
   };

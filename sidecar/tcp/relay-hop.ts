@@ -70,9 +70,7 @@ export const createRelayHop: HopFactory = (ctx: HopContext): Hop => {
         noDelay: true,
         allowHalfOpen: true,
       });
-      // Queued until connected, then sent before any client byte (the relay pipes after 'connect').
-      app.write(header);
-      relays.start(conn, { app, preamble: header.length });
+      relays.start(conn, { app, preamble: header });
     },
     drain: (deadline) => relays.drain(deadline),
   };

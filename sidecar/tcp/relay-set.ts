@@ -1,11 +1,14 @@
 /**
- * What both TCP hops share around the relay: tracking live relays for drain, one log line per
- * connection end, byte and error metrics.
+ * What both TCP hops share around the relay: choosing the relay (splice in the kernel, or the
+ * stream relay when the native helper is missing or `--tcp-relay js`), tracking live relays for
+ * drain, one log line per connection end, byte and error metrics.
  */
-import type { Socket } from 'node:net';
-import type { Counter } from '../../common/metrics.ts';
+import net, { type Socket } from 'node:net';
+import type { Counter, Gauge } from '../../common/metrics.ts';
 import type { AcceptedConnection, HopContext } from '../hop.ts';
+import { tryLoadNative } from './native/index.ts';
 import { type Relay, type RelayEndReason, type RelayResult, relay } from './pipe.ts';
+import { type AppOpen, reactorFor, type SpliceReactor, spliceRelay } from './splice-relay.ts';
 
 /** Hop error codes (metric label `code`, log field `code`), one per way a relay can fail. */
 export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>> = {
@@ -20,10 +23,13 @@ export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>
 };
 
 export interface RelayStart {
-  /** The app socket, connecting or connected, or a promise of one (rejecting with an errno-style error). */
-  readonly app: Socket | Promise<Socket>;
-  /** Bytes we write to the app before the client's (our PROXY header). */
-  readonly preamble?: number;
+  /**
+   * The app socket, connecting or connected, or a promise of a connected fd that the relay then
+   * owns (rejecting with an errno-style error).
+   */
+  readonly app: AppOpen;
+  /** Bytes we write to the app before the client's (our PROXY header), not counted. */
+  readonly preamble?: Buffer;
   /** Extra fields for the connection's end log line. */
   readonly fields?: () => Record<string, unknown>;
 }
@@ -32,9 +38,12 @@ export class RelaySet {
   private readonly live = new Set<{ abort(reason: RelayEndReason): void }>();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly ctx: HopContext;
+  /** undefined: the stream relay (pipe.ts). */
+  private readonly reactor: SpliceReactor | undefined;
 
   constructor(ctx: HopContext) {
     this.ctx = ctx;
+    this.reactor = chooseReactor(ctx);
   }
 
   get size(): number {
@@ -46,12 +55,12 @@ export class RelaySet {
     const options = {
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
-      preamble: start.preamble ?? 0,
+      preamble: start.preamble?.length ?? 0,
     };
     // done may run synchronously (a client already gone): only a relay still running is tracked.
     let finished = false;
     let r: Relay | undefined;
-    r = relay(conn.socket, start.app, options, (result: RelayResult) => {
+    const onDone = (result: RelayResult) => {
       finished = true;
       if (r) this.live.delete(r);
       const mode = listener.mode;
@@ -73,7 +82,10 @@ export class RelaySet {
           'connection closed',
         );
       if (this.live.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    };
+    r = this.reactor
+      ? spliceRelay(this.reactor, conn.socket, start.app, options, start.preamble, onDone)
+      : relay(conn.socket, streamApp(start), options, onDone);
     if (!finished) this.live.add(r);
   }
 
@@ -94,6 +106,59 @@ export class RelaySet {
       });
     });
   }
+}
+
+/** The stream relay's view of the app end: a socket with our header queued first. */
+function streamApp(start: RelayStart): Socket | Promise<Socket> {
+  const { app, preamble } = start;
+  if (!(app instanceof Promise)) {
+    // Queued until connected, then sent before any client byte (the relay pipes after 'connect').
+    if (preamble) app.write(preamble);
+    return app;
+  }
+  return app.then((fd) => {
+    const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    if (preamble) socket.write(preamble);
+    return socket;
+  });
+}
+
+let warned = false;
+const spliceGauges = new WeakMap<object, Gauge>();
+/**
+ * The splice reactor, unless `--tcp-relay js` or the native helper cannot be loaded (a machine
+ * without a C toolchain at `npm ci`): then the stream relay, with a warning and
+ * realip_tcp_splice_relay 0, never a failure.
+ */
+function chooseReactor(ctx: HopContext): SpliceReactor | undefined {
+  const registry = ctx.metrics.registry;
+  let gauge = spliceGauges.get(registry);
+  if (!gauge) {
+    gauge = registry.gauge(
+      'realip_tcp_splice_relay',
+      'tcp/transparent listeners relaying with splice(2) (1) or through the JS stream relay (0)',
+    );
+    spliceGauges.set(registry, gauge);
+  }
+  const labels = { listener: ctx.listener.listenPort };
+  if (ctx.config.tcpRelay === 'js') {
+    gauge.set(0, labels);
+    return undefined;
+  }
+  const native = tryLoadNative();
+  if (native instanceof Error) {
+    gauge.set(0, labels);
+    if (!warned) {
+      warned = true;
+      ctx.log.warn(
+        { code: 'TCP_SPLICE_UNAVAILABLE', reason: native.message },
+        'native splice relay unavailable, relaying through javascript',
+      );
+    }
+    return undefined;
+  }
+  gauge.set(1, labels);
+  return reactorFor(native);
 }
 
 const fallbackCounters = new WeakMap<object, Counter>();

@@ -3,12 +3,12 @@
  * made FROM the client's own address and port (IP_TRANSPARENT, as go-mmproxy and Envoy's
  * original_src do), so the app's getpeername() returns the real client. The socket is created,
  * bound and connected by the native helper (native/src/transparent.c) on a worker thread; the
- * connected fd is then an ordinary net.Socket and the relay is the same as the tcp hop's.
+ * connected fd then goes to the same relay as the tcp hop's (spliced, or wrapped in a net.Socket
+ * for the stream relay).
  *
  * The app is reached at 127.0.0.1 for IPv4 clients and ::1 for IPv6 clients (appHost when it is
  * of the client's family): a socket cannot connect from an IPv6 address to an IPv4 one.
  */
-import net from 'node:net';
 import { isIP } from 'node:net';
 import { RealipError } from '../../common/errors.ts';
 import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop.ts';
@@ -53,7 +53,7 @@ export const createTransparentHop: HopFactory = async (ctx: HopContext): Promise
             fallback = true;
             fallbacks.inc();
           }
-          return new net.Socket({ fd: r.fd, readable: true, writable: true, allowHalfOpen: true });
+          return r.fd;
         });
       relays.start(conn, { app, fields: () => (fallback ? { portFallback: true } : {}) });
     },

@@ -1,6 +1,7 @@
 /**
- * Loader for the transparent hop's N-API addon (src/transparent.c, built by `npm run build:native`).
- * Loaded lazily: only a pod with a transparent listener needs it.
+ * Loader for the TCP hops' N-API addon (src/transparent.c: connect from the client's address;
+ * src/splice.c: the splice(2) relay), built by `npm run build:native`. Loaded lazily, on the first
+ * tcp or transparent listener.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +15,22 @@ export interface NativeConnectResult {
   readonly fallback: boolean;
 }
 
+/**
+ * Called once per relay when it has ended: bytes written to the app and to the client (what was
+ * handed over first included), the side whose socket failed (0 client, 1 app; -1 none, -2 ended by
+ * relayAbort) and that failure's errno code.
+ */
+export type RelayEndCallback = (
+  id: number,
+  toApp: number,
+  toClient: number,
+  errSide: number,
+  errCode: string | undefined,
+) => void;
+
+/** A running native relay; valid until its end callback has run, never after. */
+export type RelayHandle = object & { readonly __relay: unique symbol };
+
 export interface TransparentNative {
   connectFrom(
     family: 4 | 6,
@@ -26,6 +43,23 @@ export interface TransparentNative {
   ): Promise<NativeConnectResult>;
   /** undefined when this process may set IP_TRANSPARENT on a socket of that family, else an errno code. */
   canTransparent(family: 4 | 6): string | undefined;
+  /** Starts the process's one reactor thread (epoll + splice); `onEnd` receives every relay's end. */
+  relayInit(onEnd: RelayEndCallback): void;
+  /**
+   * Joins two connected sockets (their fds are dup()ed; the caller keeps and later closes its
+   * own). `toAppFirst` / `toClientFirst` are written before any spliced byte.
+   */
+  relayStart(
+    id: number,
+    clientFd: number,
+    appFd: number,
+    toAppFirst: Buffer | undefined,
+    toClientFirst: Buffer | undefined,
+  ): RelayHandle;
+  /** Ends a running relay: reset (RST both sides) or close. Its end callback still runs. */
+  relayAbort(handle: RelayHandle, reset: boolean): void;
+  /** Milliseconds since a byte last moved either way. */
+  relayIdleMs(handle: RelayHandle): number;
 }
 
 const ADDON = 'realip_transparent.node';
@@ -54,4 +88,21 @@ export function loadNative(): TransparentNative {
     'TCP_NATIVE_MISSING',
     `the transparent helper is not built (looked for ${tried.join(', ')}); run "npm run build:native"`,
   );
+}
+
+/** The addon, or the reason it cannot be loaded (callers that can do without it fall back). */
+export function tryLoadNative(): TransparentNative | RealipError {
+  try {
+    const n = loadNative();
+    if (typeof n.relayStart !== 'function') {
+      return new RealipError(
+        'TCP_NATIVE_MISSING',
+        'the native helper predates the splice relay; run "npm run build:native"',
+      );
+    }
+    return n;
+  } catch (err: unknown) {
+    if (err instanceof RealipError) return err;
+    return new RealipError('TCP_NATIVE_MISSING', 'cannot load the native helper', { cause: err });
+  }
 }

@@ -32,6 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errno_code.h"
+
+/* splice.c: the relay that joins the sockets after the header. */
+void splice_register(napi_env env, napi_value exports);
+
 #ifndef IP_TRANSPARENT
 #define IP_TRANSPARENT 19
 #endif
@@ -143,26 +148,6 @@ static void execute(napi_env env, void *data) {
     j->fallback = 1;
     j->err = 0;
     j->fd = attempt(j, deadline);
-  }
-}
-
-static const char *errno_code(int e) {
-  switch (e) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ECONNRESET: return "ECONNRESET";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EINVAL: return "EINVAL";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOBUFS: return "ENOBUFS";
-    default: return "EIO";
   }
 }
 
@@ -295,6 +280,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"canTransparent", NULL, can_transparent, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  splice_register(env, exports);
   return exports;
 }
 
