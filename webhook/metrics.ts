@@ -1,7 +1,9 @@
 /** The webhook's Prometheus metrics (served on --metrics-port /metrics). */
 import { Registry } from '../common/metrics.ts';
+import { registerProcessMetrics } from '../common/process-metrics.ts';
 
 export function createWebhookMetrics(registry = new Registry()) {
+  registerProcessMetrics(registry, 'webhook');
   return {
     registry,
     admissions: registry.counter(
