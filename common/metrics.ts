@@ -56,6 +56,12 @@ export class Counter implements Metric {
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels))?.value ?? 0;
   }
+  /** The sum over every series. */
+  total(): number {
+    let n = 0;
+    for (const c of this.values.values()) n += c.value;
+    return n;
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, c] of this.values) lines.push(`${this.name}${k} ${c.value}`);

@@ -173,7 +173,10 @@ describe('transparent mode: the unmodified app sees the client', () => {
       { encoding: 'utf8' },
     );
     assert.match(m.stdout, /realip_transparent_port_fallbacks_total 1\b/);
-    assert.match(m.stdout, /realip_bytes_total\{mode="transparent",direction="to_client"\} [1-9]/);
+    assert.match(
+      m.stdout,
+      /realip_bytes_total\{listener="\d+",mode="transparent",direction="to_client"\} [1-9]/,
+    );
   });
 });
 
