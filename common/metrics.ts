@@ -167,8 +167,6 @@ export class Histogram implements Metric {
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    // An unlabelled histogram is exposed (all zero) before its first observation, as before.
-    if (this.cells.size === 0 && this.buckets.length > 0) this.series();
     for (const [k, c] of this.cells) {
       const inner = k === '' ? '' : `${k.slice(1, -1)},`;
       let cumulative = 0;

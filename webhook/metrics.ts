@@ -4,7 +4,7 @@ import { registerProcessMetrics } from '../common/process-metrics.ts';
 
 export function createWebhookMetrics(registry = new Registry()) {
   registerProcessMetrics(registry, 'webhook');
-  return {
+  const metrics = {
     registry,
     admissions: registry.counter(
       'realip_webhook_admissions_total',
@@ -24,5 +24,8 @@ export function createWebhookMetrics(registry = new Registry()) {
       'Expiry of the serving certificate (Unix time)',
     ),
   };
+  // Unlabelled: exposed (all zero) before the first admission.
+  metrics.duration.series();
+  return metrics;
 }
 export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;
