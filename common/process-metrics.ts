@@ -1,16 +1,47 @@
 /**
  * The standard process_* metrics (names and meaning as prom-client's and the Go client's, so the
  * usual dashboards work), nodejs_eventloop_lag_seconds, and realip_build_info{component,version}. Values
- * are read at scrape time: nothing runs between scrapes except the event-loop delay monitor.
+ * are read at scrape time: nothing runs between scrapes except the event-loop lag timer.
  * Process state is read here rather than in main.ts because it is what is measured, not configured.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from './metrics.ts';
 import { version } from './version.ts';
 
-// Milliseconds; the monitor's timer fires this often (a 100 ms tick costs nothing measurable).
+// Milliseconds; the lag timer fires this often (a 100 ms tick costs nothing measurable).
 const LAG_RESOLUTION_MS = 100;
+
+/**
+ * Event-loop lag as the lateness of a repeating timer. Our own rather than perf_hooks'
+ * monitorEventLoopDelay: loading node:perf_hooks costs ~1.6 MB of RSS in every pod.
+ */
+class LagMonitor {
+  private last = performance.now();
+  private sum = 0;
+  private count = 0;
+  private maxLag = 0;
+  constructor() {
+    setInterval(() => {
+      const now = performance.now();
+      const lag = Math.max(0, now - this.last - LAG_RESOLUTION_MS);
+      this.last = now;
+      this.sum += lag;
+      this.count++;
+      if (lag > this.maxLag) this.maxLag = lag;
+    }, LAG_RESOLUTION_MS).unref();
+  }
+  /** Mean and max lag in seconds since the previous call, then reset. */
+  take(): { mean: number; max: number } {
+    // A loop blocked right now shows as the lateness of the tick still pending.
+    const pending = Math.max(0, performance.now() - this.last - LAG_RESOLUTION_MS);
+    const max = Math.max(this.maxLag, pending);
+    const mean = this.count > 0 ? this.sum / this.count : pending;
+    this.sum = 0;
+    this.count = 0;
+    this.maxLag = 0;
+    return { mean: mean / 1000, max: max / 1000 };
+  }
+}
 
 function gaugeText(name: string, help: string, value: number, type = 'gauge'): string {
   return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`;
@@ -38,8 +69,7 @@ function maxFds(): number {
 /** `component`: sidecar or webhook, a label of realip_build_info (one name for both). */
 export function registerProcessMetrics(registry: Registry, component: 'sidecar' | 'webhook'): void {
   const startTime = Math.round((Date.now() - performance.now()) / 1000);
-  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  lag.enable();
+  const lag = new LagMonitor();
   const add = (name: string, render: () => string) => registry.custom({ name, render });
   add('process_cpu_seconds_total', () => {
     const u = process.cpuUsage();
@@ -65,12 +95,7 @@ export function registerProcessMetrics(registry: Registry, component: 'sidecar' 
     ),
   );
   add('nodejs_eventloop_lag_seconds', () => {
-    // The monitor records the whole period of its timer: the lag is what exceeds the resolution.
-    // Since the previous scrape (the histogram is reset).
-    const period = LAG_RESOLUTION_MS * 1e6;
-    const mean = lag.count > 0 ? Math.max(0, lag.mean - period) / 1e9 : 0;
-    const max = lag.count > 0 ? Math.max(0, lag.max - period) / 1e9 : 0;
-    lag.reset();
+    const { mean, max } = lag.take();
     return [
       gaugeText('nodejs_eventloop_lag_seconds', 'Mean event loop delay since the previous scrape', mean),
       gaugeText(
