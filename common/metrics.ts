@@ -75,7 +75,7 @@ export interface GaugeSeries {
 }
 
 export class Gauge implements Metric {
-  private readonly values = new Map<string, number>();
+  private readonly values = new Map<string, CounterCell>();
   readonly name: string;
   readonly help: string;
   private readonly collect: (() => number) | undefined;
@@ -84,25 +84,33 @@ export class Gauge implements Metric {
     this.help = help;
     this.collect = collect;
   }
+  private cell(labels: Labels | undefined): CounterCell {
+    const k = labelKey(labels);
+    let c = this.values.get(k);
+    if (!c) {
+      c = new CounterCell();
+      this.values.set(k, c);
+    }
+    return c;
+  }
   set(value: number, labels?: Labels): void {
-    this.values.set(labelKey(labels), value);
+    this.cell(labels).value = value;
   }
   add(by: number, labels?: Labels): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+    this.cell(labels).value += by;
   }
   get(labels?: Labels): number {
-    return this.values.get(labelKey(labels)) ?? 0;
+    return this.values.get(labelKey(labels))?.value ?? 0;
   }
+  /** A bound series: add() is a field update (negative to decrease). */
   series(labels?: Labels): GaugeSeries {
-    const k = labelKey(labels);
-    if (!this.values.has(k)) this.values.set(k, 0);
-    return { add: (by: number) => this.values.set(k, (this.values.get(k) ?? 0) + by) };
+    const c = this.cell(labels);
+    return { add: (by: number) => c.inc(by) };
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
     if (this.collect) lines.push(`${this.name} ${this.collect()}`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
+    for (const [k, c] of this.values) lines.push(`${this.name}${k} ${c.value}`);
     return lines.join('\n');
   }
 }

@@ -43,6 +43,10 @@ export function createSidecarMetrics() {
       'realip_http_requests_total',
       'HTTP requests forwarded to the app, by listener, mode and status class, counted when answered',
     ),
+    requestsInFlight: registry.gauge(
+      'realip_http_requests_in_flight',
+      'HTTP requests forwarded to the app and not answered yet, by listener and mode',
+    ),
     requestDuration: registry.histogram(
       'realip_http_request_duration_seconds',
       'From the request head forwarded to the response complete, by listener, mode and status class',

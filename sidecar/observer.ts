@@ -10,7 +10,7 @@
  */
 import type { ListenerSpec } from '../common/contract.ts';
 import type { Logger } from '../common/logger.ts';
-import type { CounterSeries, HistogramSeries } from '../common/metrics.ts';
+import type { CounterSeries, GaugeSeries, HistogramSeries } from '../common/metrics.ts';
 import type { CloseReason } from './close-reasons.ts';
 import type { SidecarConfig } from './config.ts';
 import type { AcceptedConnection } from './hop.ts';
@@ -90,6 +90,7 @@ export class ListenerObserver {
   private readonly toApp: CounterSeries;
   private readonly toClient: CounterSeries;
   private readonly requests: CounterSeries[];
+  private readonly inFlight: GaugeSeries | null;
   private readonly requestDuration: HistogramSeries[];
 
   constructor(spec: ListenerSpec, config: SidecarConfig, metrics: SidecarMetrics) {
@@ -107,6 +108,7 @@ export class ListenerObserver {
     this.requests = http
       ? STATUS_CLASSES.map((c) => metrics.requests.series({ ...labels, status_class: c }))
       : [];
+    this.inFlight = http ? metrics.requestsInFlight.series(labels) : null;
     this.requestDuration = http
       ? STATUS_CLASSES.map((c) => metrics.requestDuration.series({ ...labels, status_class: c }))
       : [];
@@ -176,8 +178,14 @@ export class ListenerObserver {
     );
   }
 
+  /** One HTTP request forwarded to the app. */
+  forwarded(): void {
+    this.inFlight!.add(1);
+  }
+
   /** One HTTP request answered (or lost, status 0), `started` from performance.now(). */
   request(status: number, started: number, now: number): void {
+    this.inFlight!.add(-1);
     const i = status === 0 ? 5 : Math.min(4, Math.max(0, Math.floor(status / 100) - 1));
     this.requests[i]!.inc();
     this.requestDuration[i]!.observe((now - started) / 1000);

@@ -616,6 +616,7 @@ export class HttpConnection implements ResponseSink {
   private requestForwarded(buf: Buffer): void {
     const at = (this.pendingHead + this.pendingCount) % MAX_OUTSTANDING;
     this.pendingSince[at] = performance.now();
+    this.hop.observer.forwarded();
     const meta = this.pendingMeta;
     if (meta !== null) {
       const h = this.head;

@@ -267,6 +267,7 @@ describe('logs and metrics from real traffic, http and tcp', () => {
       'none',
     ]);
     assert.equal(m('realip_active_connections', '', http_), 0);
+    assert.equal(m('realip_http_requests_in_flight', '', http_), 0);
     assert.equal(m('realip_build_info', '', { component: 'sidecar' }), 1);
     assert.ok(m('process_resident_memory_bytes', '', {})! > 10_000_000);
     assert.ok(m('process_cpu_seconds_total', '', {})! > 0);
