@@ -10,6 +10,8 @@ import { CLOSE_REASONS } from '../../sidecar/close-reasons.ts';
 import { LogGate, parseLogConnections } from '../../sidecar/log-gate.ts';
 import { createSidecarMetrics } from '../../sidecar/metrics.ts';
 import { tlvNames } from '../../sidecar/observer.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { EventRecorder } from '../../webhook/events.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { documentedMetrics, parseExposition, sample } from '../helpers/metrics-doc.ts';
 
@@ -42,6 +44,10 @@ test('the webhook exposes exactly the documented metrics, with the documented ty
   m.duration.observe(0.001);
   m.tlsReloads.inc();
   m.certExpiry.set(1_900_000_000);
+  new EventRecorder({ send: async () => {}, log: silentLogger(), registry: m.registry }).record(
+    { uid: 'u', namespace: 'shop', object: {} } as never,
+    { result: 'skipped', reasons: ['INJ_SKIP_NO_PORTS'] } as never,
+  );
   const exposed = parseExposition(m.registry.render());
   const doc = documentedMetrics('Webhook');
   assert.deepEqual([...exposed.keys()].sort(), doc.map((d) => d.name).sort());
