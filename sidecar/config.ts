@@ -15,6 +15,7 @@ import {
 import { ConfigError } from '../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../common/logger.ts';
 import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
+import { LOG_CONNECTIONS_SYNTAX, type LogConnections, parseLogConnections } from './log-gate.ts';
 import { DEFAULT_MAX_V2_LENGTH } from './proxy-protocol/types.ts';
 
 export const FORWARDED_POLICIES = ['replace', 'append'] as const;
@@ -37,6 +38,10 @@ export interface SidecarConfig {
   readonly adminHost: string;
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** How many `connection closed` lines to write (info level): all, none, a sample, a rate. */
+  readonly logConnections: LogConnections;
+  /** HTTP hop: one `request` line per request (info level). Off by default. */
+  readonly accessLog: boolean;
   /** HTTP hop: what to do with client-supplied X-Forwarded-For / X-Real-IP / Forwarded. */
   readonly forwarded: ForwardedPolicy;
   /** HTTP hop: PROXY TLVs to expose as request headers (names: see docs/sidecar.md). */
@@ -192,6 +197,18 @@ export const SIDECAR_OPTIONS: readonly OptionSpec[] = [
   },
   { flag: 'log-level', env: Env.logLevel, default: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
   {
+    flag: 'log-connections',
+    env: 'REALIP_LOG_CONNECTIONS',
+    default: 'all',
+    help: `connection closed lines per listener: ${LOG_CONNECTIONS_SYNTAX}`,
+  },
+  {
+    flag: 'access-log',
+    env: 'REALIP_ACCESS_LOG',
+    boolean: true,
+    help: 'log one line per HTTP request (http listeners; off by default)',
+  },
+  {
     flag: 'app-probes',
     env: Env.appProbes,
     help: 'JSON /app-health/<container>/<livez|readyz|startupz> -> probe, served on the admin port (written by the webhook)',
@@ -308,6 +325,17 @@ export function parseSidecarConfig(
   if (!isLogLevel(logLevel))
     problems.push(`--log-level / ${Env.logLevel}: "${logLevel}" is not a pino level`);
 
+  const logConnectionsText = raw.values.REALIP_LOG_CONNECTIONS ?? 'all';
+  const logConnections = parseLogConnections(logConnectionsText);
+  if (typeof logConnections === 'string')
+    problems.push(`--log-connections / REALIP_LOG_CONNECTIONS: ${logConnections}`);
+  const accessLogText = (raw.values.REALIP_ACCESS_LOG ?? 'false').toLowerCase();
+  const accessLog = accessLogText === 'true' || accessLogText === '1';
+  if (!accessLog && accessLogText !== 'false' && accessLogText !== '0' && accessLogText !== '')
+    problems.push(
+      `--access-log / REALIP_ACCESS_LOG: must be true or false, got "${raw.values.REALIP_ACCESS_LOG}"`,
+    );
+
   const tlvHeaders = (raw.values.REALIP_TLV_HEADERS ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -348,6 +376,8 @@ export function parseSidecarConfig(
     adminHost: raw.values.REALIP_ADMIN_HOST ?? '::',
     drainTimeoutMs: int('REALIP_DRAIN_TIMEOUT_MS', 25000, 1, 3_600_000),
     logLevel: isLogLevel(logLevel) ? logLevel : 'info',
+    logConnections: typeof logConnections === 'string' ? { kind: 'all' } : logConnections,
+    accessLog,
     forwarded,
     tlvHeaders,
     maxRequestHeadBytes: int('REALIP_MAX_REQUEST_HEAD_BYTES', 32768, 1024, 1_048_576),

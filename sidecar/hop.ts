@@ -19,6 +19,10 @@ export interface AcceptedConnection {
   readonly destination: ClientEndpoint;
   readonly header?: ProxyHeader;
   readonly outcome: AcceptOutcome;
+  /** The socket's own peer (the edge, or the client itself without a header). */
+  readonly edge: ClientEndpoint;
+  /** performance.now() at accept: durations in logs and metrics count from here in every mode. */
+  readonly acceptedAt: number;
   /** Short connection id, also in every log line of this connection. */
   readonly id: string;
   readonly log: Logger;

@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import type { SidecarConfig } from './config.ts';
 import type { Hop } from './hop.ts';
 import type { SidecarMetrics } from './metrics.ts';
+import { listenerObserver } from './observer.ts';
 import { readHeader, socketPeer } from './reader.ts';
 
 export interface Listener {
@@ -45,38 +46,33 @@ export async function startListener(
     maxV2Length: config.maxHeaderBytes,
   };
   const labels = { listener: spec.listenPort, mode: spec.mode };
+  const observer = listenerObserver(spec, config, metrics);
+  const active = metrics.active.series(labels);
   // allowHalfOpen: a client FIN that arrives with (or right after) the header must not make Node end
   // our side before the hop has answered; hops own half-close from here.
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => {
+    const acceptedAt = performance.now();
     sockets.add(socket);
-    metrics.active.add(1);
+    active.add(1);
     socket.once('close', () => {
       sockets.delete(socket);
-      metrics.active.add(-1);
+      active.add(-1);
     });
     // Errors after hand-off are the hop's; this keeps an early reset from being unhandled.
     socket.on('error', () => {});
     readHeader(socket, readerOptions, (r) => {
       const id = nextId();
+      const edge = socketPeer(socket);
       if (!r.ok) {
         metrics.connections.inc({ ...labels, outcome: r.outcome, code: r.code });
-        log.info(
-          { conn: id, peer: socketPeer(socket).address, outcome: r.outcome, code: r.code, reason: r.message },
-          'connection refused',
-        );
+        observer.refused(log, { id, edge, acceptedAt, outcome: r.outcome, code: r.code, message: r.message });
         socket.destroy();
         return;
       }
       metrics.connections.inc({ ...labels, outcome: r.outcome, code: '' });
       const connLog = log.child({ conn: id });
       connLog.debug(
-        {
-          peer: socketPeer(socket).address,
-          client: r.client.address,
-          clientPort: r.client.port,
-          outcome: r.outcome,
-          version: r.header?.version,
-        },
+        { edge: edge.address, client: r.client.address, clientPort: r.client.port, outcome: r.outcome },
         'connection accepted',
       );
       const conn = {
@@ -84,6 +80,8 @@ export async function startListener(
         client: r.client,
         destination: r.destination,
         outcome: r.outcome,
+        edge,
+        acceptedAt,
         id,
         log: connLog,
       };

@@ -1,14 +1,57 @@
-/** The sidecar's metrics, created once per process and passed to listeners and hops. */
+/**
+ * The sidecar's metrics, created once per process and passed to listeners and hops. Every metric
+ * is in docs/metrics.md (test/integration/metrics-table.test.ts compares the two).
+ */
 import { Registry } from '../common/metrics.ts';
+import { registerProcessMetrics } from '../common/process-metrics.ts';
+
+/** Seconds; connections last from milliseconds (health checks) to hours (tunnels, databases). */
+const CONNECTION_BUCKETS = [0.005, 0.05, 0.25, 1, 5, 30, 120, 600, 3600];
+/** Seconds; a localhost connect takes tens of microseconds, a transparent one a little more. */
+const CONNECT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5];
+/** Seconds; from the request head forwarded to the response complete. */
+const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export function createSidecarMetrics() {
   const registry = new Registry();
-  return {
+  const metrics = {
     registry,
     /** One per accepted connection: outcome (proxy, local, unknown, missing, invalid, untrusted, timeout, closed) and code. */
-    connections: registry.counter('realip_proxy_connections_total', 'Connections by PROXY header outcome'),
-    active: registry.gauge('realip_active_connections', 'Client connections currently open'),
-    requests: registry.counter('realip_http_requests_total', 'HTTP requests forwarded to the app'),
+    connections: registry.counter(
+      'realip_proxy_connections_total',
+      'Connections by PROXY header outcome, by listener, mode, outcome and code',
+    ),
+    active: registry.gauge(
+      'realip_active_connections',
+      'Client connections currently open, by listener and mode',
+    ),
+    closed: registry.counter(
+      'realip_connections_closed_total',
+      'Connections ended, by listener, mode and close reason (docs/sidecar.md)',
+    ),
+    connectionDuration: registry.histogram(
+      'realip_connection_duration_seconds',
+      'From accept to close, by listener and mode (connections handed to a hop)',
+      CONNECTION_BUCKETS,
+    ),
+    appConnect: registry.histogram(
+      'realip_app_connect_duration_seconds',
+      'Time to connect to the app, by listener and mode (successful connects)',
+      CONNECT_BUCKETS,
+    ),
+    requests: registry.counter(
+      'realip_http_requests_total',
+      'HTTP requests forwarded to the app, by listener, mode and status class, counted when answered',
+    ),
+    requestsInFlight: registry.gauge(
+      'realip_http_requests_in_flight',
+      'HTTP requests forwarded to the app and not answered yet, by listener and mode',
+    ),
+    requestDuration: registry.histogram(
+      'realip_http_request_duration_seconds',
+      'From the request head forwarded to the response complete, by listener, mode and status class',
+      REQUEST_BUCKETS,
+    ),
     httpErrors: registry.counter(
       'realip_http_errors_total',
       'HTTP hop errors answered to the client, by status and code',
@@ -17,11 +60,10 @@ export function createSidecarMetrics() {
       'realip_hop_errors_total',
       'Connections ended by a hop error, by mode and code',
     ),
-    bytes: registry.counter('realip_bytes_total', 'Bytes relayed, by direction'),
-    rss: registry.gauge('realip_process_resident_memory_bytes', 'Resident set size', () =>
-      process.memoryUsage.rss(),
-    ),
+    bytes: registry.counter('realip_bytes_total', 'Payload bytes relayed, by listener, mode and direction'),
   };
+  registerProcessMetrics(registry, 'sidecar');
+  return metrics;
 }
 
 export type SidecarMetrics = ReturnType<typeof createSidecarMetrics>;

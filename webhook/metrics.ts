@@ -1,8 +1,10 @@
 /** The webhook's Prometheus metrics (served on --metrics-port /metrics). */
 import { Registry } from '../common/metrics.ts';
+import { registerProcessMetrics } from '../common/process-metrics.ts';
 
 export function createWebhookMetrics(registry = new Registry()) {
-  return {
+  registerProcessMetrics(registry, 'webhook');
+  const metrics = {
     registry,
     admissions: registry.counter(
       'realip_webhook_admissions_total',
@@ -22,5 +24,8 @@ export function createWebhookMetrics(registry = new Registry()) {
       'Expiry of the serving certificate (Unix time)',
     ),
   };
+  // Unlabelled: exposed (all zero) before the first admission.
+  metrics.duration.series();
+  return metrics;
 }
 export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;

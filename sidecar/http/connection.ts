@@ -9,7 +9,9 @@
  * object is allocated per request on the common path.
  */
 import net from 'node:net';
+import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection } from '../hop.ts';
+import { loggedPath, type PendingRequest } from './access-log.ts';
 import { answer } from './answers.ts';
 import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
 import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
@@ -23,6 +25,7 @@ import {
   K_HEAD,
   K_UPGRADE,
   MAX_OUTSTANDING,
+  type ResponseSink,
   ResponseTracker,
 } from './response.ts';
 import type { HeadRewriter } from './rewrite.ts';
@@ -49,7 +52,19 @@ const P_STOP = 8;
 const LINGER_MS = 2000;
 const LFLF = Buffer.from('\n\n', 'latin1');
 
-export class HttpConnection {
+/** The close reason (close-reasons.ts) for each code the hop answers or closes with. */
+const REASON_OF_CODE: Readonly<Record<string, CloseReason>> = {
+  HTTP_HEAD_TIMEOUT: 'head_timeout',
+  HTTP_APP_TIMEOUT: 'app_timeout',
+  HTTP_APP_CONNECT_TIMEOUT: 'app_connect_timeout',
+  HTTP_APP_REFUSED: 'app_connect_failed',
+  HTTP_APP_RESET: 'app_reset',
+  HTTP_APP_CLOSED: 'app_closed',
+  HTTP_BAD_RESPONSE: 'app_bad_response',
+  HTTP_INTERNAL: 'internal_error',
+};
+
+export class HttpConnection implements ResponseSink {
   private readonly hop: HttpHopState;
   private readonly conn: AcceptedConnection;
   private readonly client: net.Socket;
@@ -93,11 +108,20 @@ export class HttpConnection {
   private lingerSince = 0;
   lastActive: number;
 
-  private readonly started = Date.now();
   private requests = 0;
   private bytesIn = 0;
   private bytesOut = 0;
-  private closeReason = '';
+  private closeReason: CloseReason | '' = '';
+  private closeCode = '';
+  private closeErrno = '';
+  /**
+   * Requests forwarded and not yet answered, in order (performance.now() when forwarded): a ring
+   * of MAX_OUTSTANDING like the tracker's FIFO. `pendingMeta` only with --access-log.
+   */
+  private readonly pendingSince = new Float64Array(MAX_OUTSTANDING);
+  private readonly pendingMeta: (PendingRequest | undefined)[] | null;
+  private pendingHead = 0;
+  private pendingCount = 0;
   private finished = false;
   private draining = false;
 
@@ -106,6 +130,8 @@ export class HttpConnection {
     this.conn = conn;
     this.client = conn.socket;
     this.rewriter = rewriter;
+    this.tracker.sink = this;
+    this.pendingMeta = hop.observer.accessLog ? new Array<PendingRequest | undefined>(MAX_OUTSTANDING) : null;
     this.lastActive = hop.clock;
     // The hop waits for the first head from now on: a client that sends nothing is bounded too.
     this.headSince = hop.deadlineBase();
@@ -318,7 +344,7 @@ export class HttpConnection {
     const out = this.rewriter.rewrite(buf, headEnd, h);
     this.kind = (h.method === M_HEAD ? K_HEAD : 0) | (h.upgrade ? K_UPGRADE : 0);
     this.requests++;
-    this.hop.metrics.requests.inc();
+    this.requestForwarded(buf);
     if (this.app === null) this.connectApp();
     this.tracker.push(this.kind);
     if (this.tracker.outstanding >= MAX_OUTSTANDING) this.pause(P_QUEUE);
@@ -407,8 +433,10 @@ export class HttpConnection {
     });
     this.app = app;
     this.connectingSince = this.hop.deadlineBase();
+    const t0 = performance.now();
     app.on('connect', () => {
       this.connectingSince = 0;
+      this.hop.observer.appConnect.observe((performance.now() - t0) / 1000);
     });
     app.on('end', () => this.onAppEnd());
     app.on('error', (err: NodeJS.ErrnoException) => this.onAppError(err));
@@ -437,7 +465,7 @@ export class HttpConnection {
   private internalError(err: unknown): void {
     this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_INTERNAL' });
     this.conn.log.error({ code: 'HTTP_INTERNAL', err }, 'internal error in the http hop');
-    this.closeReason = 'HTTP_INTERNAL';
+    this.closeAs('internal_error', 'HTTP_INTERNAL');
     this.app?.destroy();
     this.client.destroy();
   }
@@ -460,6 +488,7 @@ export class HttpConnection {
         'app response cannot be framed',
       );
       this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_BAD_RESPONSE' });
+      if (this.closeReason === '') this.closeAs('app_bad_response', 'HTTP_BAD_RESPONSE');
       this.stopReading();
       return;
     }
@@ -512,7 +541,7 @@ export class HttpConnection {
       this.fail(502, 'HTTP_APP_CLOSED');
       return;
     }
-    this.closeReason ||= t.tunnel ? 'tunnel closed by app' : 'app closed';
+    if (this.closeReason === '') this.closeReason = 'app_closed';
     this.endClient();
   }
 
@@ -524,7 +553,10 @@ export class HttpConnection {
       this.fail(502, code);
       return;
     }
-    this.closeReason ||= `app error ${err.code ?? err.message}`;
+    if (this.closeReason === '') {
+      this.closeReason = err.code === 'ECONNRESET' ? 'app_reset' : 'app_error';
+      this.closeErrno = err.code ?? '';
+    }
     // Nothing owed (e.g. EPIPE on a body the app no longer reads after answering): let what was
     // written reach the client. Otherwise the client must see the response cut off.
     if (t.outstanding === 0 && !t.tunnel) this.endClient();
@@ -538,7 +570,7 @@ export class HttpConnection {
   // ---- endings ---------------------------------------------------------------------------------
 
   private onClientEnd(): void {
-    this.closeReason ||= 'client closed';
+    if (this.closeReason === '') this.closeReason = 'client_closed';
     this.clientEnded = true;
     if (this.app === null || (this.tracker.outstanding === 0 && !this.tracker.tunnel)) {
       this.endClient();
@@ -550,23 +582,79 @@ export class HttpConnection {
   }
 
   private onClientError(err: NodeJS.ErrnoException): void {
-    this.closeReason ||= `client error ${err.code ?? err.message}`;
+    if (this.closeReason === '') {
+      this.closeReason = err.code === 'ECONNRESET' ? 'client_reset' : 'client_error';
+      this.closeErrno = err.code ?? '';
+    }
   }
 
   private onClientClose(): void {
     if (this.finished) return;
     this.finished = true;
     this.app?.destroy();
-    this.hop.closed(this, this.requests, this.bytesIn, this.bytesOut);
+    // Requests that never got a response (the connection broke, or a tunnel's is counted already).
+    const now = performance.now();
+    while (this.pendingCount > 0) this.requestAnswered(0, 0, now);
+    this.hop.closed(this);
+    this.hop.observer.ended(this.conn, {
+      reason: this.closeReason || 'client_closed',
+      ...(this.closeCode ? { code: this.closeCode } : {}),
+      ...(this.closeErrno ? { errno: this.closeErrno } : {}),
+      requests: this.requests,
+      toApp: this.bytesIn,
+      toClient: this.bytesOut,
+    });
+  }
+
+  private closeAs(reason: CloseReason, code: string): void {
+    this.closeReason = reason;
+    this.closeCode = code;
+  }
+
+  // ---- per-request records (metrics, access log) -----------------------------------------------
+
+  private requestForwarded(buf: Buffer): void {
+    const at = (this.pendingHead + this.pendingCount) % MAX_OUTSTANDING;
+    this.pendingSince[at] = performance.now();
+    this.hop.observer.forwarded();
+    const meta = this.pendingMeta;
+    if (meta !== null) {
+      const h = this.head;
+      meta[at] = {
+        method: buf.toString('latin1', h.lineStart, h.methodEnd),
+        path: loggedPath(buf, h.targetStart, h.targetEnd),
+      };
+    }
+    this.pendingCount++;
+  }
+
+  /** ResponseSink: the front request's response is complete (or a 101 turned it into a tunnel). */
+  responseDone(status: number, bytes: number): void {
+    if (this.pendingCount > 0) this.requestAnswered(status, bytes, performance.now());
+  }
+
+  /** The front request is answered with `status` (0: never answered). */
+  private requestAnswered(status: number, bytes: number, now: number): void {
+    const at = this.pendingHead;
+    this.pendingHead = (at + 1) % MAX_OUTSTANDING;
+    this.pendingCount--;
+    const since = this.pendingSince[at]!;
+    this.hop.observer.request(status, since, now);
+    const meta = this.pendingMeta;
+    if (meta === null) return;
+    const m = meta[at];
+    meta[at] = undefined;
+    if (m === undefined || !this.conn.log.isLevelEnabled('info')) return;
     this.conn.log.info(
       {
-        requests: this.requests,
-        bytesIn: this.bytesIn,
-        bytesOut: this.bytesOut,
-        ms: Date.now() - this.started,
-        reason: this.closeReason || 'closed',
+        client: { address: this.conn.client.address, port: this.conn.client.port },
+        method: m.method,
+        path: m.path,
+        status,
+        bytes,
+        ms: Math.round((now - since) * 10) / 10,
       },
-      'connection closed',
+      'request',
     );
   }
 
@@ -604,7 +692,9 @@ export class HttpConnection {
     }
     this.hop.metrics.httpErrors.inc({ status, code });
     this.conn.log.info({ status, code }, 'request refused');
-    this.closeReason = code;
+    this.closeAs(REASON_OF_CODE[code] ?? 'bad_request', code);
+    // 502/504 answer the front request, which the app has not answered.
+    if (appError && this.pendingCount > 0) this.requestAnswered(status, 0, performance.now());
     this.client.write(answer(status, code));
     this.app?.destroy();
     this.endClient();
@@ -618,7 +708,7 @@ export class HttpConnection {
       return;
     }
     this.hop.metrics.httpErrors.inc({ status: 0, code });
-    this.closeReason = code;
+    this.closeAs('bad_request', code);
     this.client.destroy();
   }
 
@@ -633,7 +723,7 @@ export class HttpConnection {
         },
         'tls handshake on an http listener',
       );
-      this.closeReason = 'HTTP_TLS_ON_HTTP_LISTENER';
+      this.closeAs('bad_request', 'HTTP_TLS_ON_HTTP_LISTENER');
       this.client.destroy();
       return;
     }
@@ -671,7 +761,7 @@ export class HttpConnection {
       !this.reqInProgress
     ) {
       // nginx's keepalive_timeout: a quiet close, nothing is owed to the client.
-      this.closeReason = 'keepalive timeout';
+      this.closeReason = 'keepalive_timeout';
       this.endClient();
       this.app?.end();
       return;
@@ -684,7 +774,7 @@ export class HttpConnection {
     if (c.idleTimeoutMs > 0 && now - this.lastActive - this.hop.interval > c.idleTimeoutMs) {
       const t = this.tracker;
       if (this.waitingSince !== 0 && t.awaitingHead()) return;
-      this.closeReason = 'idle';
+      this.closeReason = 'idle_timeout';
       if (t.outstanding === 0 && !this.reqInProgress && !t.tunnel) {
         this.endClient();
         this.app?.end();
@@ -701,7 +791,7 @@ export class HttpConnection {
   private drainCheck(): void {
     if (this.finished || this.tracker.tunnel) return;
     if (this.tracker.outstanding === 0 && !this.reqInProgress) {
-      this.closeReason ||= 'drain';
+      if (this.closeReason === '') this.closeReason = 'drain';
       this.endClient();
       this.app?.end();
     }

@@ -6,6 +6,7 @@
 import type { Logger } from '../../common/logger.ts';
 import type { SidecarConfig } from '../config.ts';
 import type { SidecarMetrics } from '../metrics.ts';
+import type { ListenerObserver } from '../observer.ts';
 import type { HttpConnection } from './connection.ts';
 
 export class HttpHopState {
@@ -13,6 +14,7 @@ export class HttpHopState {
   readonly appPort: number;
   readonly metrics: SidecarMetrics;
   readonly log: Logger;
+  readonly observer: ListenerObserver;
   readonly connections = new Set<HttpConnection>();
   /** Date.now() at the last sweep. */
   clock = Date.now();
@@ -22,7 +24,14 @@ export class HttpHopState {
   private readonly timer: NodeJS.Timeout;
   private drained: (() => void) | null = null;
 
-  constructor(config: SidecarConfig, appPort: number, metrics: SidecarMetrics, log: Logger) {
+  constructor(
+    config: SidecarConfig,
+    appPort: number,
+    metrics: SidecarMetrics,
+    log: Logger,
+    observer: ListenerObserver,
+  ) {
+    this.observer = observer;
     this.config = config;
     this.appPort = appPort;
     this.metrics = metrics;
@@ -58,11 +67,8 @@ export class HttpHopState {
     }
   }
 
-  closed(c: HttpConnection, requests: number, bytesIn: number, bytesOut: number): void {
+  closed(c: HttpConnection): void {
     this.connections.delete(c);
-    void requests;
-    if (bytesIn > 0) this.metrics.bytes.inc({ direction: 'client_to_app', mode: 'http' }, bytesIn);
-    if (bytesOut > 0) this.metrics.bytes.inc({ direction: 'app_to_client', mode: 'http' }, bytesOut);
     if (this.drained && this.connections.size === 0) this.drained();
   }
 

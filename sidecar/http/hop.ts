@@ -6,13 +6,15 @@
 import type { Counter } from '../../common/metrics.ts';
 import type { AcceptedConnection, Hop, HopFactory } from '../hop.ts';
 import type { SidecarMetrics } from '../metrics.ts';
+import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';
 import { HttpHopState } from './hop-state.ts';
 import { HeadRewriter } from './rewrite.ts';
 import { tlvHeaderLines } from './tlv-headers.ts';
 
 export const createHttpHop: HopFactory = (ctx): Hop => {
-  const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log);
+  const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
+  const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log, observer);
   const tlvOmitted = tlvOmittedCounter(ctx.metrics);
   return {
     handle(conn: AcceptedConnection): void {

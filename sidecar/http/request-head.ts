@@ -192,6 +192,10 @@ export class RequestHead {
   close = false;
   /** Offset of the request line (after any leading empty lines). */
   lineStart = 0;
+  /** End of the method; start and end of the request-target (access log). */
+  methodEnd = 0;
+  targetStart = 0;
+  targetEnd = 0;
   /** Header lines: [lineStart, lineEnd (after CRLF), class, valueStart, valueEnd] x count. */
   lines: number[] = [];
   lineCount = 0;
@@ -234,6 +238,7 @@ export class RequestHead {
     while (CLASS[buf[i]!]! & TCHAR) i++;
     if (i === ms || buf[i] !== SP) return this.fail(400, 'HTTP_BAD_REQUEST_LINE');
     const ml = i - ms;
+    this.methodEnd = i;
     if (ml === 4 && buf[ms] === 0x48 && buf[ms + 1] === 0x45 && buf[ms + 2] === 0x41 && buf[ms + 3] === 0x44)
       this.method = M_HEAD;
     else if (ml === 7 && buf.compare(N.connectMethod, 0, 7, ms, i) === 0) this.method = M_CONNECT;
@@ -241,6 +246,8 @@ export class RequestHead {
     const ts = i;
     while (CLASS[buf[i]!]! & TARGET) i++;
     if (i === ts || buf[i] !== SP) return this.fail(400, 'HTTP_BAD_REQUEST_LINE');
+    this.targetStart = ts;
+    this.targetEnd = i;
     i++;
     // "HTTP/" DIGIT "." DIGIT CRLF, and only 1.0 and 1.1.
     if (

@@ -42,7 +42,14 @@ const N_TE = latin1('transfer-encoding');
 const N_CONN = latin1('connection');
 const N_CHUNKED = latin1('chunked');
 
+/** Told of every final response (and of a 101), in order: status and bytes of the response. */
+export interface ResponseSink {
+  responseDone(status: number, bytes: number): void;
+}
+
 export class ResponseTracker {
+  /** Set by the connection; a sink instead of a callback: nothing is allocated per response. */
+  sink: ResponseSink | null = null;
   private state = R_HEAD;
   private readonly queue = new Uint8Array(MAX_OUTSTANDING);
   private qHead = 0;
@@ -78,7 +85,10 @@ export class ResponseTracker {
 
   /** The app closed: the response being read until close (if any) is complete. */
   eof(): void {
-    if (this.state === R_CLOSE) this.pop();
+    if (this.state === R_CLOSE) {
+      this.sink?.responseDone(this.lastStatus, this.bytesOfCurrent);
+      this.pop();
+    }
   }
 
   feed(buf: Buffer): number {
@@ -188,6 +198,7 @@ export class ResponseTracker {
       if (status === 101) {
         if (!(kind & K_UPGRADE)) return this.lose('101 to a request without Upgrade');
         this.state = R_TUNNEL;
+        this.sink?.responseDone(101, this.bytesOfCurrent);
         return E_TUNNEL;
       }
       // 100 Continue, 103 Early Hints...: interim, the final response follows.
@@ -248,6 +259,7 @@ export class ResponseTracker {
   }
 
   private complete(): number {
+    this.sink?.responseDone(this.lastStatus, this.bytesOfCurrent);
     this.pop();
     this.state = R_HEAD;
     this.bytesOfCurrent = 0;

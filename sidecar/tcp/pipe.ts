@@ -34,6 +34,8 @@ export interface RelayResult {
   readonly reason: RelayEndReason;
   /** errno-style code of the error that ended it, if any. */
   readonly errorCode?: string;
+  /** Whose FIN came first, when known (the splice relay reports it; the stream relay leaves it out). */
+  readonly firstFin?: 'client' | 'app';
 }
 
 export interface RelayOptions {

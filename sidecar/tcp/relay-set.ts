@@ -1,11 +1,14 @@
 /**
  * What both TCP hops share around the relay: choosing the relay (splice in the kernel, or the
  * stream relay when the native helper is missing or `--tcp-relay js`), tracking live relays for
- * drain, one log line per connection end, byte and error metrics.
+ * drain, and what is reported when a connection ends (sidecar/observer.ts: the log line, close
+ * reason, bytes, durations) from the RelayResult, plus the app connect time.
  */
 import net, { type Socket } from 'node:net';
 import type { Counter, Gauge } from '../../common/metrics.ts';
+import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection, HopContext } from '../hop.ts';
+import { type ListenerObserver, listenerObserver } from '../observer.ts';
 import { tryLoadNative } from './native/index.ts';
 import { type Relay, type RelayEndReason, type RelayResult, relay } from './pipe.ts';
 import { type AppOpen, reactorFor, type SpliceReactor, spliceRelay } from './splice-relay.ts';
@@ -22,6 +25,48 @@ export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>
   drain: 'TCP_DRAIN_DEADLINE',
 };
 
+/** The shared close-reason vocabulary (close-reasons.ts) for each way a relay ends. */
+const CLOSE_REASON: Readonly<Record<Exclude<RelayEndReason, 'done'>, CloseReason>> = {
+  'connect-failed': 'app_connect_failed',
+  'connect-timeout': 'app_connect_timeout',
+  idle: 'idle_timeout',
+  'client-reset': 'client_reset',
+  'app-reset': 'app_reset',
+  'client-error': 'client_error',
+  'app-error': 'app_error',
+  drain: 'drain',
+};
+
+/**
+ * A clean end is the client's or the app's by whichever FIN came first. The splice relay reports
+ * it (RelayResult.firstFin); for the stream relay, 'end' on both sockets tells (two listeners per
+ * connection; an app that arrives as an fd is wrapped by the stream relay, which then sees it).
+ */
+function watchFirstFin(client: Socket, app: AppOpen): (result: RelayResult) => CloseReason {
+  let first: CloseReason | undefined;
+  client.once('end', () => {
+    first ??= 'client_closed';
+  });
+  if (!(app instanceof Promise))
+    app.once('end', () => {
+      first ??= 'app_closed';
+    });
+  return (result) =>
+    result.firstFin === 'app'
+      ? 'app_closed'
+      : result.firstFin === 'client'
+        ? 'client_closed'
+        : (first ?? 'client_closed');
+}
+
+/** Observes the app connect time: the socket's 'connect', or the native helper's promise. */
+function watchConnect(observer: ListenerObserver, app: AppOpen): void {
+  const t0 = performance.now();
+  const seen = () => observer.appConnect.observe((performance.now() - t0) / 1000);
+  if (app instanceof Promise) app.then(seen, () => {});
+  else if (app.connecting) app.once('connect', seen);
+}
+
 export interface RelayStart {
   /**
    * The app socket, connecting or connected, or a promise of a connected fd that the relay then
@@ -31,18 +76,20 @@ export interface RelayStart {
   /** Bytes we write to the app before the client's (our PROXY header), not counted. */
   readonly preamble?: Buffer;
   /** Extra fields for the connection's end log line. */
-  readonly fields?: () => Record<string, unknown>;
+  readonly fields?: () => Readonly<Record<string, string | number | boolean>>;
 }
 
 export class RelaySet {
   private readonly live = new Set<{ abort(reason: RelayEndReason): void }>();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly ctx: HopContext;
+  private readonly observer: ListenerObserver;
   /** undefined: the stream relay (pipe.ts). */
   private readonly reactor: SpliceReactor | undefined;
 
   constructor(ctx: HopContext) {
     this.ctx = ctx;
+    this.observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
     this.reactor = chooseReactor(ctx);
   }
 
@@ -51,7 +98,7 @@ export class RelaySet {
   }
 
   start(conn: AcceptedConnection, start: RelayStart): void {
-    const { config, metrics, listener } = this.ctx;
+    const { config } = this.ctx;
     const options = {
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
@@ -60,33 +107,36 @@ export class RelaySet {
     // done may run synchronously (a client already gone): only a relay still running is tracked.
     let finished = false;
     let r: Relay | undefined;
+    const firstFin = watchFirstFin(conn.socket, start.app);
+    watchConnect(this.observer, start.app);
     const onDone = (result: RelayResult) => {
       finished = true;
       if (r) this.live.delete(r);
-      const mode = listener.mode;
-      metrics.bytes.inc({ mode, direction: 'to_app' }, result.toApp);
-      metrics.bytes.inc({ mode, direction: 'to_client' }, result.toClient);
-      const code = RELAY_ERROR_CODES[result.reason];
-      if (code) metrics.hopErrors.inc({ mode, code });
-      if (conn.log.isLevelEnabled('info'))
-        conn.log.info(
-          {
-            toApp: result.toApp,
-            toClient: result.toClient,
-            ms: result.durationMs,
-            reason: result.reason,
-            ...(code ? { code } : {}),
-            ...(result.errorCode ? { errno: result.errorCode } : {}),
-            ...start.fields?.(),
-          },
-          'connection closed',
-        );
+      this.ended(conn, result, firstFin, start.fields?.());
       if (this.live.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     };
     r = this.reactor
       ? spliceRelay(this.reactor, conn.socket, start.app, options, start.preamble, onDone)
       : relay(conn.socket, streamApp(start), options, onDone);
     if (!finished) this.live.add(r);
+  }
+
+  private ended(
+    conn: AcceptedConnection,
+    result: RelayResult,
+    firstFin: (result: RelayResult) => CloseReason,
+    extra: Readonly<Record<string, string | number | boolean>> | undefined,
+  ): void {
+    const code = RELAY_ERROR_CODES[result.reason];
+    if (code) this.ctx.metrics.hopErrors.inc({ mode: this.ctx.listener.mode, code });
+    this.observer.ended(conn, {
+      reason: result.reason === 'done' ? firstFin(result) : CLOSE_REASON[result.reason],
+      toApp: result.toApp,
+      toClient: result.toClient,
+      ...(code ? { code } : {}),
+      ...(result.errorCode ? { errno: result.errorCode } : {}),
+      ...(extra && Object.keys(extra).length > 0 ? { extra } : {}),
+    });
   }
 
   /** Stops nothing in flight: resolves when every relay has ended, or at the deadline (aborting the rest). */

@@ -20,7 +20,13 @@ import type { Socket } from 'node:net';
 import type { RelayHandle, TransparentNative } from './native/index.ts';
 import { type Relay, type RelayEndReason, type RelayOptions, type RelayResult, reset } from './pipe.ts';
 
-type EndHandler = (toApp: number, toClient: number, errSide: number, errCode: string | undefined) => void;
+type EndHandler = (
+  toApp: number,
+  toClient: number,
+  errSide: number,
+  errCode: string | undefined,
+  firstEof: number,
+) => void;
 
 /** The process's reactor: relay ids to their end handlers. */
 export class SpliceReactor {
@@ -30,11 +36,11 @@ export class SpliceReactor {
 
   constructor(native: TransparentNative) {
     this.native = native;
-    native.relayInit((id, toApp, toClient, errSide, errCode) => {
+    native.relayInit((id, toApp, toClient, errSide, errCode, firstEof) => {
       const end = this.ends.get(id);
       if (!end) return;
       this.ends.delete(id);
-      end(toApp, toClient, errSide, errCode);
+      end(toApp, toClient, errSide, errCode, firstEof);
     });
   }
 
@@ -116,6 +122,7 @@ export function spliceRelay(
   let idleTimer: NodeJS.Timeout | undefined;
   let toApp = 0;
   let toClient = 0;
+  let firstFin: 'client' | 'app' | undefined;
   const skip = preamble?.length ?? 0;
 
   const note = (why: RelayEndReason, code?: string) => {
@@ -144,6 +151,7 @@ export function spliceRelay(
       durationMs: Math.round(performance.now() - started),
       reason,
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(firstFin !== undefined ? { firstFin } : {}),
     });
   };
   /** Before the hand-over: closes what exists and ends. */
@@ -174,9 +182,11 @@ export function spliceRelay(
     finish();
   }, options.connectTimeoutMs);
 
-  const onEnd: EndHandler = (wroteToApp, wroteToClient, errSide, errCode) => {
+  const onEnd: EndHandler = (wroteToApp, wroteToClient, errSide, errCode, firstEof) => {
     toApp = Math.max(0, wroteToApp - skip);
     toClient = wroteToClient;
+    if (firstEof === 0) firstFin = 'client';
+    else if (firstEof === 1) firstFin = 'app';
     if (errSide === 0) note(errCode === 'ECONNRESET' ? 'client-reset' : 'client-error', errCode);
     else if (errSide === 1) note(errCode === 'ECONNRESET' ? 'app-reset' : 'app-error', errCode);
     // Our fds are the last ones: closing them sends the FIN, or the RST the reactor armed.

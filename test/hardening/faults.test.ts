@@ -107,11 +107,15 @@ async function healthy(s: Sidecar): Promise<boolean> {
     .catch(() => false);
 }
 
-/** realip_http_requests_total: requests the sidecar forwarded to the app. */
+/**
+ * Requests the sidecar forwarded to the app: answered (realip_http_requests_total, counted when
+ * answered) plus in flight (realip_http_requests_in_flight).
+ */
 async function forwarded(s: Sidecar): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`)).text();
   let sum = 0;
-  for (const m of text.matchAll(/^realip_http_requests_total(?:\{[^}]*\})? (\d+)/gm)) sum += Number(m[1]);
+  for (const m of text.matchAll(/^realip_http_requests_(?:total|in_flight)(?:\{[^}]*\})? (\d+)/gm))
+    sum += Number(m[1]);
   return sum;
 }
 

@@ -68,7 +68,7 @@ test('hundreds of connections with distinct PROXY sources, interleaved keep-aliv
   await Promise.all(Array.from({ length: CONNS }, (_, i) => one(i)));
   assert.equal(answered, CONNS * PER_CONN);
   assert.equal(misattributed, 0);
-  assert.equal(hop.metrics.requests.get(), CONNS * PER_CONN);
+  assert.equal(hop.metrics.requests.total(), CONNS * PER_CONN);
 });
 
 function rssKb(pid: number): number {

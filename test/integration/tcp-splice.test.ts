@@ -184,11 +184,18 @@ for (const relay of ['splice', 'js'] as const) {
       await sleep(100);
       const now = await metrics(proc.adminPort);
       const delta = (dir: string) => {
-        const re = new RegExp(`realip_bytes_total\\{mode="tcp",direction="${dir}"\\} (\\d+)`);
+        const re = new RegExp(`realip_bytes_total\\{[^}]*mode="tcp",direction="${dir}"\\} (\\d+)`);
         return counter(now, re) - counter(before, re);
       };
       assert.equal(delta('to_app'), sentToApp);
       assert.equal(delta('to_client'), sentToClient);
+      // Whose FIN came first is the close reason (the splice relay learns it from the kernel).
+      const closed = (reason: string) => {
+        const re = new RegExp(`realip_connections_closed_total\\{[^}]*reason="${reason}"\\} (\\d+)`);
+        return counter(now, re) - counter(before, re);
+      };
+      assert.ok(closed('client_closed') > 0, 'some runs end with the client FIN first: client_closed');
+      assert.ok(closed('app_closed') > 0, 'some runs end with the app FIN first: app_closed');
     });
 
     test('5,000 short connections, 50 at a time: every one answered, the sidecar stays up', async () => {

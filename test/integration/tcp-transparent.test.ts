@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Defaults } from '../../common/contract.ts';
+import { CLOSE_REASONS } from '../../sidecar/close-reasons.ts';
 import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { fixCommands } from '../../sidecar/tcp/preflight.ts';
+import { documentedMetrics, labelValues, parseExposition, sample } from '../helpers/metrics-doc.ts';
 import { CLI, type Proc, ROOT, requireTool, startHaproxy, startProc, startSidecar } from '../helpers/tcp.ts';
 
 const tag = randomBytes(3).toString('hex');
@@ -173,7 +175,57 @@ describe('transparent mode: the unmodified app sees the client', () => {
       { encoding: 'utf8' },
     );
     assert.match(m.stdout, /realip_transparent_port_fallbacks_total 1\b/);
-    assert.match(m.stdout, /realip_bytes_total\{mode="transparent",direction="to_client"\} [1-9]/);
+    assert.match(
+      m.stdout,
+      /realip_bytes_total\{listener="\d+",mode="transparent",direction="to_client"\} [1-9]/,
+    );
+  });
+
+  test('logs and metrics: the documented families, the same label values and log fields as http and tcp', async () => {
+    // The close lines are written once both sockets are closed, and pino writes asynchronously.
+    const closedLines = () =>
+      sidecar
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"connection closed"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const until = Date.now() + 10_000;
+    while (!closedLines().some((l) => (l.client as { address: string }).address === '198.51.100.9')) {
+      assert.ok(Date.now() < until, `no connection closed line for 198.51.100.9:\n${sidecar.output()}`);
+      await sleep(50);
+    }
+    const m = spawnSync(
+      'ip',
+      [...nsPrefix(NS.pod).slice(1), 'curl', '-s', `http://127.0.0.1:${sidecar.adminPort}/metrics`],
+      { encoding: 'utf8' },
+    );
+    const families = parseExposition(m.stdout);
+    const doc = documentedMetrics('Sidecar');
+    const expected = doc.filter((d) =>
+      ['always', 'a transparent listener', 'a tcp or transparent listener'].includes(d.when),
+    );
+    assert.deepEqual([...families.keys()].sort(), expected.map((d) => d.name).sort());
+    for (const d of expected) {
+      const f = families.get(d.name)!;
+      assert.equal(f.type, d.type, d.name);
+      if (f.samples.length > 0) assert.deepEqual([...f.labels].sort(), d.labels, `labels of ${d.name}`);
+    }
+    const mode = { mode: 'transparent' };
+    assert.deepEqual(labelValues(families, 'realip_bytes_total', 'direction', mode), ['to_app', 'to_client']);
+    const reasons = labelValues(families, 'realip_connections_closed_total', 'reason', mode);
+    assert.ok(reasons.includes('client_closed'), reasons.join());
+    for (const r of reasons) assert.ok((CLOSE_REASONS as readonly string[]).includes(r), r);
+    assert.ok(sample(families, 'realip_connection_duration_seconds', '_count', mode)! >= 3);
+    assert.ok(sample(families, 'realip_app_connect_duration_seconds', '_count', mode)! >= 3);
+    const closed = closedLines();
+    const ours = closed.find((l) => (l.client as { address: string }).address === '198.51.100.9');
+    assert.ok(ours, sidecar.output());
+    assert.equal(ours.mode, 'transparent');
+    assert.equal(ours.listener, SIDECAR_PORT);
+    assert.equal((ours.edge as { address: string }).address, '10.99.0.1');
+    assert.deepEqual(ours.proxy, { version: 2, command: 'PROXY', family: 'TCP4', tlvs: [] });
+    assert.ok(closed.some((l) => (l.extra as { portFallback?: boolean } | undefined)?.portFallback === true));
+    for (const k of ['conn', 'outcome', 'toApp', 'toClient', 'ms', 'reason']) assert.ok(k in ours, k);
   });
 });
 

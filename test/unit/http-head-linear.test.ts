@@ -50,6 +50,8 @@ async function dripCost(bytes: number): Promise<number> {
     client,
     destination: { address: '203.0.113.1', port: 80, family: 4 },
     outcome: 'proxy',
+    edge: { address: '127.0.0.1', port: 40000, family: 4 },
+    acceptedAt: performance.now(),
     id: 'test',
     log,
   });

@@ -26,6 +26,8 @@ export type RelayEndCallback = (
   toClient: number,
   errSide: number,
   errCode: string | undefined,
+  /** The side whose FIN came first: 0 client, 1 app, -1 none (an error or an abort ended it). */
+  firstEof: number,
 ) => void;
 
 /** A running native relay; valid until its end callback has run, never after. */

@@ -72,6 +72,7 @@ typedef struct conn {
   dir_t d[2]; /* d[k]: from fd[k] to fd[1-k] */
   int done;
   int err_side; /* -1: no error */
+  int first_eof; /* the side whose EOF came first (-1: none yet): who closed the connection */
   int err;
   _Atomic int64_t last_ms;
   _Atomic int refs;
@@ -180,6 +181,7 @@ static void pump(reactor_t *r, conn_t *c, int k) {
         atomic_store(&c->last_ms, mono_ms());
       } else if (n == 0) {
         d->eof = 1;
+        if (c->first_eof < 0) c->first_eof = k;
         progress = 1;
       } else if (errno == EINTR) {
         progress = 1;
@@ -323,15 +325,16 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   (void)context;
   conn_t *c = data;
   if (env != NULL && fn != NULL) {
-    napi_value argv[5], undef;
+    napi_value argv[6], undef;
     napi_create_double(env, c->id, &argv[0]);
     napi_create_double(env, (double)c->d[SIDE_CLIENT].bytes, &argv[1]);
     napi_create_double(env, (double)c->d[SIDE_APP].bytes, &argv[2]);
     napi_create_int32(env, c->err_side, &argv[3]);
     if (c->err_side >= 0) napi_create_string_utf8(env, errno_code(c->err), NAPI_AUTO_LENGTH, &argv[4]);
     else napi_get_undefined(env, &argv[4]);
+    napi_create_int32(env, c->first_eof, &argv[5]);
     napi_get_undefined(env, &undef);
-    napi_call_function(env, undef, fn, 5, argv, NULL);
+    napi_call_function(env, undef, fn, 6, argv, NULL);
   }
   conn_unref(c);
 }
@@ -465,6 +468,7 @@ static napi_value relay_start(napi_env env, napi_callback_info info) {
   if (!c) return throw_errno(env, "calloc", ENOMEM);
   c->id = id;
   c->err_side = -1;
+  c->first_eof = -1;
   c->fd[0] = c->fd[1] = -1;
   for (int k = 0; k < 2; k++) c->d[k].pipe.r = c->d[k].pipe.w = -1;
   atomic_store(&c->refs, 1);
