@@ -91,6 +91,53 @@ describe('the webhook on the cluster', () => {
     assert.match(r.stdout, /\[ok\] +dry-run pod is injected/);
   });
 
+  test('a skipped Deployment: a Kubernetes Event with the reason code on its ReplicaSet', async () => {
+    // Its only port has a name that says nothing about its protocol: left alone, so the pod is
+    // skipped (INJ_SKIP_NO_INTERCEPTED_PORTS), and the webhook pod records why on the owner.
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'unknown-port', namespace: NS },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'unknown-port' } },
+        template: {
+          metadata: { labels: { app: 'unknown-port' } },
+          spec: {
+            containers: [
+              {
+                name: 'db',
+                image: 'localhost/realip-test/apps:1',
+                imagePullPolicy: 'Never',
+                command: ['node', '/apps/tcp-apps.cjs', 'http-slow', '5432'],
+                ports: [{ name: 'postgres', containerPort: 5432 }],
+              },
+            ],
+          },
+        },
+      },
+    };
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(deployment) });
+    const event = await waitFor(
+      'an Event on the ReplicaSet',
+      async () => {
+        const list = await getJson<{ items: K8sObject[] }>(['events.events.k8s.io', '-n', NS]);
+        return list.items.find(
+          (e) => e.regarding?.kind === 'ReplicaSet' && e.reason === 'INJ_SKIP_NO_INTERCEPTED_PORTS',
+        );
+      },
+      60_000,
+      1000,
+    );
+    assert.match(event.regarding.name, /^unknown-port-/);
+    assert.equal(event.type, 'Warning');
+    assert.equal(event.reportingController, 'realip.dev/webhook');
+    const [pod] = await podsOf(NS, 'app=unknown-port');
+    assert.ok(pod, 'the ReplicaSet created its pod');
+    assert.deepEqual(initNames(pod), [], 'the pod itself is untouched');
+    await kubectlOk(['-n', NS, 'delete', 'deployment', 'unknown-port', '--wait=false']);
+  });
+
   test('a webhook pod killed and rescheduled: injection goes on', async () => {
     const [victim] = await webhookPods();
     await kubectlOk(['-n', RELEASE_NS, 'delete', 'pod', victim.metadata.name, '--grace-period=0', '--force']);
