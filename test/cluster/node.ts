@@ -57,13 +57,18 @@ export function sandboxPids(pod: K8sObject): number[] {
   const sandbox = readdirSync(dir, { withFileTypes: true }).filter(
     (d) => d.isDirectory() && !known.has(d.name),
   );
-  return sandbox.flatMap((d) =>
-    readFileSync(join(dir, d.name, 'cgroup.procs'), 'utf8')
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number),
-  );
+  return sandbox.flatMap((d) => {
+    let procs: string;
+    try {
+      procs = readFileSync(join(dir, d.name, 'cgroup.procs'), 'utf8');
+    } catch (err: unknown) {
+      // A container that exited a moment ago (not in the pod's status any more) has its cgroup
+      // removed between readdir and read: it holds no process, so nothing of the sandbox is lost.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return procs.trim().split('\n').filter(Boolean).map(Number);
+  });
 }
 
 /** iptables-save of the pod's network namespace (entered through one of its processes). */
