@@ -23,7 +23,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -448,4 +454,16 @@ export async function startRealipWebhook(
     throw err;
   }
   return { port, metricsPort, url: `https://127.0.0.1:${port}/mutate`, log, stop };
+}
+
+/**
+ * Server-side applies every object of a rendered chart except the webhook Deployment: nothing
+ * would run its pods here; the tests start `realip webhook` themselves (startRealipWebhook).
+ */
+export async function applyChartObjects(cp: ControlPlane, rendered: string): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(cp.kc);
+  for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
+    if (o?.kind === 'Deployment') continue;
+    await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
+  }
 }

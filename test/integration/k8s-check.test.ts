@@ -7,14 +7,7 @@ import { tmpdir } from 'node:os';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import {
   type ControlPlane,
   chartWebhookEnv,
@@ -25,6 +18,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
+  applyChartObjects,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-system';
@@ -117,11 +111,7 @@ describe('realip check on a real kube-apiserver', () => {
       '--set',
       'tls.extraSans={127.0.0.1}',
     ]);
-    const api = KubernetesObjectApi.makeApiClient(cp.kc);
-    for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
-      if (o?.kind === 'Deployment') continue;
-      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
-    }
+    await applyChartObjects(cp, rendered);
     webhook = await startRealipWebhook(
       {
         ...chartWebhookEnv(rendered),

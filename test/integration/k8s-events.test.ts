@@ -10,12 +10,9 @@ import {
   CoreV1Api,
   type EventsV1Event,
   EventsV1Api,
-  type KubernetesObject,
   KubernetesObjectApi,
-  PatchStrategy,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { Annotations } from '../../common/contract.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { buildApp } from '../../webhook/app.ts';
@@ -31,6 +28,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
+  applyChartObjects,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-system';
@@ -76,7 +74,7 @@ describe('webhook Events on a real kube-apiserver', () => {
     core = cp.kc.makeApiClient(CoreV1Api);
     events = cp.kc.makeApiClient(EventsV1Api);
     const adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    const api = KubernetesObjectApi.makeApiClient(cp.kc);
+    const _api = KubernetesObjectApi.makeApiClient(cp.kc);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     const rendered = helmTemplate([
       '--set',
@@ -88,10 +86,7 @@ describe('webhook Events on a real kube-apiserver', () => {
       '--set',
       'tls.extraSans={127.0.0.1}',
     ]);
-    for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
-      if (o?.kind === 'Deployment') continue;
-      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
-    }
+    await applyChartObjects(cp, rendered);
     // The chart's ServiceAccount: Events go through the chart's RBAC for real.
     const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'realip');
     webhook = await startRealipWebhook(

@@ -7,15 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type V1Pod,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import {
   type ControlPlane,
@@ -26,6 +18,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
+  applyChartObjects,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-system';
@@ -83,11 +76,7 @@ describe('Pod Security enforce labels on a real kube-apiserver', () => {
       '--set',
       'tls.extraSans={127.0.0.1}',
     ]);
-    const api = KubernetesObjectApi.makeApiClient(cp.kc);
-    for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
-      if (o?.kind === 'Deployment') continue;
-      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
-    }
+    await applyChartObjects(cp, rendered);
     webhook = await startRealipWebhook(
       {
         ...chartWebhookEnv(rendered),

@@ -6,15 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type V1Pod,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { SIDECAR_CONTAINER } from '../../common/contract.ts';
 import {
   type ControlPlane,
@@ -24,6 +16,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
+  applyChartObjects,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-files';
@@ -115,11 +108,7 @@ describe('tls.mode=secret on a real kube-apiserver', () => {
       ],
       { release: NS, namespace: NS },
     );
-    const api = KubernetesObjectApi.makeApiClient(cp.kc);
-    for (const o of parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject)) {
-      if (o?.kind === 'Deployment') continue;
-      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
-    }
+    await applyChartObjects(cp, rendered);
     const env = chartWebhookEnv(rendered);
     assert.equal(env.REALIP_TLS_MODE, 'files');
     webhook = await startRealipWebhook(

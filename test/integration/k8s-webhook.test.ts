@@ -13,13 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
-  type KubernetesObject,
   KubernetesObjectApi,
-  PatchStrategy,
   type V1Container,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { Annotations, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import {
   type ControlPlane,
@@ -29,6 +26,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
   startRealipWebhook,
+  applyChartObjects,
 } from '../helpers/k8s.ts';
 
 const NS = 'realip-system';
@@ -88,7 +86,7 @@ describe('webhook on a real kube-apiserver', () => {
     cp = await startControlPlane();
     core = cp.kc.makeApiClient(CoreV1Api);
     adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    const api = KubernetesObjectApi.makeApiClient(cp.kc);
+    const _api = KubernetesObjectApi.makeApiClient(cp.kc);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     // The port is known only once the webhook listens, and the configuration must exist before it
     // starts (it patches the caBundle): render once for the env, apply with a placeholder URL, then
@@ -101,10 +99,7 @@ describe('webhook on a real kube-apiserver', () => {
       '--set',
       'tls.extraSans={127.0.0.1}',
     ]);
-    for (const o of parseAllDocuments(placeholder).map((d) => d.toJS() as KubernetesObject)) {
-      if (o?.kind === 'Deployment') continue; // nothing would run it
-      await api.patch(o, undefined, undefined, 'realip-test', true, PatchStrategy.ServerSideApply);
-    }
+    await applyChartObjects(cp, placeholder);
     const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'realip');
     webhook = await startRealipWebhook(
       {
