@@ -34,7 +34,7 @@ export interface RelayResult {
   readonly reason: RelayEndReason;
   /** errno-style code of the error that ended it, if any. */
   readonly errorCode?: string;
-  /** Whose FIN came first, when known (the splice relay reports it; the stream relay leaves it out). */
+  /** Whose FIN came first, when one came (both relays report it). */
   readonly firstFin?: 'client' | 'app';
 }
 
@@ -70,6 +70,7 @@ export function relay(
   let errorCode: string | undefined;
   let connectTimer: NodeJS.Timeout | undefined;
   let open_ = 2;
+  let firstFin: 'client' | 'app' | undefined;
 
   const finish = () => {
     if (ended) return;
@@ -82,6 +83,7 @@ export function relay(
       durationMs: Math.round(performance.now() - started),
       reason,
       ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(firstFin !== undefined ? { firstFin } : {}),
     };
     done(result);
   };
@@ -151,10 +153,19 @@ export function relay(
       clearTimeout(connectTimer);
       socket.pipe(client, { end: false });
       client.pipe(socket, { end: false });
-      socket.on('end', () => client.end());
+      socket.on('end', () => {
+        firstFin ??= 'app';
+        client.end();
+      });
       // A FIN right behind the header (nothing buffered) may have been seen before we listened.
-      if (client.readableEnded) socket.end();
-      else client.on('end', () => socket.end());
+      if (client.readableEnded) {
+        firstFin = 'client';
+        socket.end();
+      } else
+        client.on('end', () => {
+          firstFin ??= 'client';
+          socket.end();
+        });
     };
     if (socket.connecting) socket.once('connect', start);
     else start();

@@ -37,28 +37,6 @@ const CLOSE_REASON: Readonly<Record<Exclude<RelayEndReason, 'done'>, CloseReason
   drain: 'drain',
 };
 
-/**
- * A clean end is the client's or the app's by whichever FIN came first. The splice relay reports
- * it (RelayResult.firstFin); for the stream relay, 'end' on both sockets tells (two listeners per
- * connection; an app that arrives as an fd is wrapped by the stream relay, which then sees it).
- */
-function watchFirstFin(client: Socket, app: AppOpen): (result: RelayResult) => CloseReason {
-  let first: CloseReason | undefined;
-  client.once('end', () => {
-    first ??= 'client_closed';
-  });
-  if (!(app instanceof Promise))
-    app.once('end', () => {
-      first ??= 'app_closed';
-    });
-  return (result) =>
-    result.firstFin === 'app'
-      ? 'app_closed'
-      : result.firstFin === 'client'
-        ? 'client_closed'
-        : (first ?? 'client_closed');
-}
-
 /** Observes the app connect time: the socket's 'connect', or the native helper's promise. */
 function watchConnect(observer: ListenerObserver, app: AppOpen): void {
   const t0 = performance.now();
@@ -107,12 +85,11 @@ export class RelaySet {
     // done may run synchronously (a client already gone): only a relay still running is tracked.
     let finished = false;
     let r: Relay | undefined;
-    const firstFin = watchFirstFin(conn.socket, start.app);
     watchConnect(this.observer, start.app);
     const onDone = (result: RelayResult) => {
       finished = true;
       if (r) this.live.delete(r);
-      this.ended(conn, result, firstFin, start.fields?.());
+      this.ended(conn, result, start.fields?.());
       if (this.live.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     };
     r = this.reactor
@@ -124,13 +101,18 @@ export class RelaySet {
   private ended(
     conn: AcceptedConnection,
     result: RelayResult,
-    firstFin: (result: RelayResult) => CloseReason,
     extra: Readonly<Record<string, string | number | boolean>> | undefined,
   ): void {
     const code = RELAY_ERROR_CODES[result.reason];
     if (code) this.ctx.metrics.hopErrors.inc({ mode: this.ctx.listener.mode, code });
     this.observer.ended(conn, {
-      reason: result.reason === 'done' ? firstFin(result) : CLOSE_REASON[result.reason],
+      // A clean end is the client's or the app's by whichever FIN came first.
+      reason:
+        result.reason === 'done'
+          ? result.firstFin === 'app'
+            ? 'app_closed'
+            : 'client_closed'
+          : CLOSE_REASON[result.reason],
       toApp: result.toApp,
       toClient: result.toClient,
       ...(code ? { code } : {}),
