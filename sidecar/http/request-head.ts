@@ -14,20 +14,7 @@
  *   - a missing or repeated Host in HTTP/1.1, more than one Host in HTTP/1.0.
  * The caller hands over a complete head: buf[start, end) ends with the first CRLFCRLF.
  */
-import {
-  CLASS,
-  COLON,
-  COMMA,
-  CR,
-  eqLower,
-  FIELD,
-  HTAB,
-  LF,
-  latin1,
-  SP,
-  TARGET,
-  TCHAR,
-} from './chars.ts';
+import { CLASS, COLON, COMMA, CR, eqLower, FIELD, HTAB, LF, latin1, SP, TARGET, TCHAR } from './chars.ts';
 import {
   CONN_CLOSE,
   CONN_KEEP_ALIVE,
