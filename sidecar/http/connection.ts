@@ -15,7 +15,7 @@ import { loggedPath, type PendingRequest } from './access-log.ts';
 import { answer } from './answers.ts';
 import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
 import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
-import type { HttpHopState } from './hop-state.ts';
+import type { HttpHopState, SweptConnection } from './hop-state.ts';
 import { M_HEAD, RequestHead } from './request-head.ts';
 import {
   E_COMPLETE,
@@ -64,7 +64,7 @@ const REASON_OF_CODE: Readonly<Record<string, CloseReason>> = {
   HTTP_INTERNAL: 'internal_error',
 };
 
-export class HttpConnection implements ResponseSink {
+export class HttpConnection implements ResponseSink, SweptConnection {
   private readonly hop: HttpHopState;
   private readonly conn: AcceptedConnection;
   private readonly client: net.Socket;
