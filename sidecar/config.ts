@@ -14,7 +14,7 @@ import {
 } from '../common/contract.ts';
 import { ConfigError } from '../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../common/logger.ts';
-import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
+import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/option-schema.ts';
 import { LOG_CONNECTIONS_SYNTAX, type LogConnections, parseLogConnections } from './log-gate.ts';
 import { DEFAULT_MAX_V2_LENGTH } from './proxy-protocol/types.ts';
 

@@ -7,8 +7,8 @@ import { ExitCode, failureLine } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { startAdmin } from './admin.ts';
 import { parseSidecarConfig, SIDECAR_USAGE, type SidecarConfig } from './config.ts';
-import type { Hop } from './hop.ts';
-import { hopFactories } from './hops.ts';
+import type { Hop } from './hop-contract.ts';
+import { hopFactories } from './hop-factories.ts';
 import { type Listener, startListener } from './listener.ts';
 import { createSidecarMetrics } from './metrics.ts';
 

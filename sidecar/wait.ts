@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { Defaults, Env, SidecarAdminPaths } from '../common/contract.ts';
 import { ConfigError } from '../common/errors.ts';
-import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
+import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/option-schema.ts';
 
 const OPTIONS: readonly OptionSpec[] = [
   {

@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../common/errors.ts';
-import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
+import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/option-schema.ts';
 import { type CheckResult, runChecks, type Status } from './check/checks.ts';
 
 export const CHECK_OPTIONS: readonly OptionSpec[] = [

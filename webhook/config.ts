@@ -17,7 +17,7 @@ import {
 } from '../common/contract.ts';
 import { ConfigError } from '../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../common/logger.ts';
-import { attempt, collectOptions, type OptionSpec, type RawOptions, reader } from '../common/options.ts';
+import { attempt, collectOptions, type OptionSpec, type RawOptions, reader } from '../common/option-schema.ts';
 import {
   type InjectionDefaults,
   isQuantity,
@@ -27,7 +27,7 @@ import {
   type PullPolicy,
   type SidecarResources,
 } from './admission/decide.ts';
-import { INJECT_CLI_OPTIONS, TLS_MODES, WEBHOOK_OPTIONS } from './options.ts';
+import { INJECT_CLI_OPTIONS, TLS_MODES, WEBHOOK_OPTIONS } from './config-schema.ts';
 
 type EnvMap = Readonly<Record<string, string | undefined>>;
 
@@ -39,7 +39,7 @@ export {
   TLS_MODES,
   type TlsMode,
   WEBHOOK_OPTIONS,
-} from './options.ts';
+} from './config-schema.ts';
 
 export type InjectionSettings = Omit<InjectionDefaults, 'nativeSidecar'> & {
   readonly nativeSidecar: NativeSidecarMode;

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { Document, parseAllDocuments } from 'yaml';
 import { ConfigError, failureLine } from '../common/errors.ts';
-import { renderHelp } from '../common/options.ts';
+import { renderHelp } from '../common/option-schema.ts';
 import { decide, type InjectionDefaults } from './admission/decide.ts';
 import { NO_NAMESPACE, type NamespaceInfo, type NamespaceView } from './admission/namespace.ts';
 import { markSkipped, mutatePod } from './admission/patch.ts';

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, failureLine, isRealipError, UNEXPECTED } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
-import { renderHelp } from '../common/options.ts';
+import { renderHelp } from '../common/option-schema.ts';
 import { parseWebhookConfig, resolveDefaults, WEBHOOK_OPTIONS, type WebhookConfig } from './config.ts';
 import {
   detectNativeSidecar,

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, failureLine } from '../../common/errors.ts';
-import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../../common/options.ts';
+import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../../common/option-schema.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 
 interface Client {

@@ -4,7 +4,7 @@
  * connection per client connection. Design and limits: docs/sidecar.md.
  */
 import type { Counter } from '../../common/metrics.ts';
-import type { AcceptedConnection, Hop, HopFactory } from '../hop.ts';
+import type { AcceptedConnection, Hop, HopFactory } from '../hop-contract.ts';
 import type { SidecarMetrics } from '../metrics.ts';
 import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';

@@ -6,7 +6,7 @@ import { Defaults } from '../../common/contract.ts';
 import { ConfigError, isRealipError } from '../../common/errors.ts';
 import type { IpFamily } from '../../common/ip.ts';
 import { createLogger } from '../../common/logger.ts';
-import { renderHelp } from '../../common/options.ts';
+import { renderHelp } from '../../common/option-schema.ts';
 import { type Action, planActions, renderActions, runActions } from './apply.ts';
 import { chooseBackend, noCapability } from './backend.ts';
 import { cleanupActions } from './cleanup.ts';

@@ -7,7 +7,7 @@ import { type Cidr, parseCidr } from '../../common/cidr.ts';
 import { Env, InitEnv, type ListenerSpec, parseListener } from '../../common/contract.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { isLogLevel, type LogLevel } from '../../common/logger.ts';
-import { collectOptions, type OptionSpec } from '../../common/options.ts';
+import { collectOptions, type OptionSpec } from '../../common/option-schema.ts';
 
 export const BACKENDS = ['auto', 'nft', 'legacy'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];

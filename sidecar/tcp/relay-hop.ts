@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import type { EmitVersion } from '../config.ts';
-import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop.ts';
+import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop-contract.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 import { TlvType } from '../proxy-protocol/tlv.ts';
 import type { Tlv } from '../proxy-protocol/types.ts';

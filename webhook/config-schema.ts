@@ -3,7 +3,7 @@
  * in one place (the chart passes the variables; docs/webhook.md lists them).
  */
 import { Defaults, Env, SIDECAR_UID } from '../common/contract.ts';
-import type { OptionSpec } from '../common/options.ts';
+import type { OptionSpec } from '../common/option-schema.ts';
 import { version } from '../common/version.ts';
 
 /** The chart's default (injection.sidecar.image: repository, tag = appVersion = package version). */
