@@ -49,6 +49,10 @@ export type ListenerMode = (typeof LISTENER_MODES)[number];
 export const PROXY_MODES = ['required', 'optional'] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
 
+/** PROXY protocol versions the tcp hop emits to the app (REALIP_EMIT, realip.dev/emit). */
+export const EMIT_VERSIONS = ['v1', 'v2'] as const;
+export type EmitVersion = (typeof EMIT_VERSIONS)[number];
+
 export const STEERING_MODES = ['redirect', 'port'] as const;
 export type SteeringMode = (typeof STEERING_MODES)[number];
 

@@ -2,10 +2,10 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LEVELS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export function isLogLevel(s: string): s is LogLevel {
-  return (LEVELS as readonly string[]).includes(s);
+  return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
 /** One JSON logger per process, written to stderr so stdout stays for command output. */

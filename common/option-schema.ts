@@ -1,24 +1,44 @@
 /**
- * Command-line options that mirror REALIP_* environment variables. A flag wins over its variable.
- * Values are merged into one record keyed by the variable name and then coerced with env-var, so
- * a flag and its variable are validated by exactly the same code. Problems are collected, never
- * thrown one by one: the user sees every bad value at once.
+ * The option schema every command declares once: flag, REALIP_* variable, kind, default, bounds,
+ * help. From it come the parser (a flag wins over its variable; both land in one record keyed by
+ * the variable), the typed reads (env-var accessors over that record, so a flag and its variable
+ * are validated by the same code), `--help`, and the option tables in docs/ (scripts/options-doc.ts).
+ * Problems are collected, never thrown one by one: the user sees every bad value at once.
  */
-import envVar from 'env-var';
+import envVar, { type EnvVarError } from 'env-var';
+
+/**
+ * string: free text (or a syntax the command parses itself); list: comma-separated, repeatable
+ * flags joined with commas; int: a non-negative integer, within min..max when given; port: 0-65535;
+ * enum: one of values; flag: a boolean flag without a value ("--dry-run"); url: an absolute URL.
+ */
+export type OptionKind = 'string' | 'list' | 'int' | 'port' | 'enum' | 'flag' | 'url';
 
 export interface OptionSpec {
   /** Long flag without dashes, e.g. "admin-port". */
   readonly flag: string;
   /** Environment variable, e.g. "REALIP_ADMIN_PORT". */
   readonly env: string;
+  readonly kind: OptionKind;
   readonly help: string;
+  /** The one place a default is written; reads fall back to it when a value is bad. */
+  readonly default?: string | number;
+  /** int: inclusive bounds (checked only when given). */
+  readonly min?: number;
+  readonly max?: number;
+  /** enum: the allowed values. */
+  readonly values?: readonly string[];
   /** Repeatable flags are joined with commas, as their environment variable is written. */
   readonly repeatable?: boolean;
-  /** A flag without a value ("--dry-run"). */
-  readonly boolean?: boolean;
-  readonly default?: string;
   /** A single-letter alias, e.g. "f". */
   readonly short?: string;
+}
+
+/** A command's options by name; declaration order is the order of --help and the docs table. */
+export type OptionSchema = Readonly<Record<string, OptionSpec>>;
+
+export function optionList(schema: OptionSchema): readonly OptionSpec[] {
+  return Object.values(schema);
 }
 
 export interface RawOptions {
@@ -71,7 +91,7 @@ export function collectOptions(
       continue;
     }
     let value: string;
-    if (spec.boolean) {
+    if (spec.kind === 'flag') {
       value = inline ?? 'true';
     } else if (inline !== undefined) {
       value = inline;
@@ -94,52 +114,131 @@ export function collectOptions(
       }
       values[spec.env] = spec.repeatable ? flagged.join(',') : flagged[flagged.length - 1]!;
     } else if (values[spec.env] === undefined && spec.default !== undefined) {
-      values[spec.env] = spec.default;
+      values[spec.env] = String(spec.default);
     }
   }
   return { values, positionals, help, problems };
 }
 
-/** env-var reader over the merged values. */
-export function reader(raw: RawOptions) {
-  return envVar.from(raw.values);
+/** `--help` or `-h` before a `--`: help is answered first, whatever else is wrong. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--help' || arg === '-h') return true;
+  }
+  return false;
 }
+
+/** How an option is named in a problem: `--flag / VARIABLE`. */
+export function optionLabel(spec: OptionSpec): string {
+  return `--${spec.flag} / ${spec.env}`;
+}
+
+/** Accessors of ours, installed with env-var's `from(values, extraAccessors)`. */
+const ACCESSORS = {
+  /** env-var's asIntPositive, then a range: its error names the variable like every accessor's. */
+  asIntBetween(value: string, min: number, max: number): number {
+    const v = envVar.accessors.asIntPositive(value);
+    if (v < min || v > max) throw new Error(`should be between ${min} and ${max}, got ${v}`);
+    return v;
+  },
+};
+
+function envOver(values: Readonly<Record<string, string>>) {
+  return envVar.from(values, ACCESSORS);
+}
+/** A variable that must be there (the merged record always holds a value or the default). */
+type Present = ReturnType<ReturnType<ReturnType<typeof envOver>['get']>['required']>;
+
+// env-var's typings declare its EnvVarError property as an instance, not the class; the class is
+// what is there at run time.
+const EnvVarErrorClass = envVar.EnvVarError as unknown as typeof EnvVarError;
 
 /**
- * Runs one coercion; on failure records the message (which names the variable and what was
- * expected) and returns the fallback so parsing can go on and report every problem.
+ * Typed reads of the merged values, one accessor per kind. A bad value records one problem,
+ * `--flag / VARIABLE = "value": what env-var expected`, and yields the option's default so the
+ * parse goes on and reports everything.
  */
-export function attempt<T>(
-  problems: string[],
-  fallback: T,
-  fn: () => T,
-  specs?: readonly OptionSpec[],
-  values?: Readonly<Record<string, string>>,
-): T {
-  try {
-    return fn();
-  } catch (err: unknown) {
-    const message = err instanceof Error ? err.message : String(err);
-    problems.push(withFlag(message, specs, values));
-    return fallback;
-  }
-}
+export class OptionReader {
+  readonly #values: Readonly<Record<string, string>>;
+  readonly #problems: string[];
+  readonly #env: ReturnType<typeof envOver>;
 
-/** Rewrites env-var's message to name the flag, the variable and the bad value. */
-function withFlag(
-  message: string,
-  specs?: readonly OptionSpec[],
-  values?: Readonly<Record<string, string>>,
-): string {
-  const bare = message.replace(/^env-var: /, '');
-  for (const s of specs ?? []) {
-    const quoted = `"${s.env}"`;
-    if (!bare.includes(quoted)) continue;
-    const value = values?.[s.env];
-    const rest = bare.replace(quoted, '').trim();
-    return `--${s.flag} / ${s.env}${value !== undefined ? ` = "${value}"` : ''}: ${rest}`;
+  constructor(raw: RawOptions, problems: string[]) {
+    this.#values = raw.values;
+    this.#problems = problems;
+    this.#env = envOver(raw.values);
   }
-  return bare;
+
+  /** The raw text (after flag > variable > default), for syntaxes the command parses itself. */
+  text(spec: OptionSpec): string | undefined {
+    return this.#values[spec.env];
+  }
+
+  /** A comma-separated value, trimmed, empty items dropped. */
+  list(spec: OptionSpec): string[] {
+    return (this.#values[spec.env] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+
+  /** Records a problem the command found in the value of an option. */
+  problem(spec: OptionSpec, detail: string): void {
+    this.#problems.push(`${optionLabel(spec)}: ${detail}`);
+  }
+
+  int(spec: OptionSpec): number {
+    const { min, max } = spec;
+    return this.#read(spec, Number(spec.default), (v) =>
+      min !== undefined && max !== undefined ? v.asIntBetween(min, max) : v.asIntPositive(),
+    );
+  }
+
+  port(spec: OptionSpec): number {
+    return this.#read(spec, Number(spec.default), (v) => v.asPortNumber());
+  }
+
+  enum<T extends string>(spec: OptionSpec & { readonly values: readonly T[] }): T {
+    return this.#read(spec, spec.default as T, (v) => v.asEnum([...spec.values]));
+  }
+
+  /** A boolean flag: true/1 or false/0 (any case); absent is false. */
+  flag(spec: OptionSpec): boolean {
+    const given = this.#values[spec.env];
+    const text = (given ?? 'false').toLowerCase();
+    if (text === 'true' || text === '1') return true;
+    if (text !== 'false' && text !== '0' && text !== '')
+      this.problem(spec, `must be true or false, got "${given}"`);
+    return false;
+  }
+
+  url(spec: OptionSpec): string | undefined {
+    try {
+      return this.#env.get(spec.env).asUrlString();
+    } catch (err: unknown) {
+      this.#report(spec, err);
+      return undefined;
+    }
+  }
+
+  #read<T>(spec: OptionSpec, fallback: T, accessor: (v: Present) => T): T {
+    try {
+      return accessor(this.#env.get(spec.env).required());
+    } catch (err: unknown) {
+      this.#report(spec, err);
+      return fallback;
+    }
+  }
+
+  /** env-var's message is `env-var: "VARIABLE" detail`: the label names the flag and the value instead. */
+  #report(spec: OptionSpec, err: unknown): void {
+    if (!(err instanceof EnvVarErrorClass)) throw err;
+    const prefix = `env-var: "${spec.env}" `;
+    const detail = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    const value = this.#values[spec.env];
+    this.#problems.push(`${optionLabel(spec)}${value !== undefined ? ` = "${value}"` : ''}: ${detail}`);
+  }
 }
 
 export function renderHelp(usage: string, summary: string, specs: readonly OptionSpec[]): string {
@@ -151,7 +250,7 @@ export function renderHelp(usage: string, summary: string, specs: readonly Optio
     'Options (each also read from the environment variable shown):',
   ];
   for (const s of specs) {
-    const flag = `${s.short ? `-${s.short}, ` : ''}--${s.flag}${s.boolean ? '' : ' VALUE'}`;
+    const flag = `${s.short ? `-${s.short}, ` : ''}--${s.flag}${s.kind === 'flag' ? '' : ' VALUE'}`;
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     lines.push(`  ${flag.padEnd(34)} [${s.env}] ${s.help}${def}${s.repeatable ? ' (repeatable)' : ''}`);
   }

@@ -1,10 +1,13 @@
 /**
- * The options of `realip webhook` and `realip inject`: flag, REALIP_* variable, default and help,
- * in one place (the chart passes the variables; docs/webhook.md lists them).
+ * The options of `realip webhook` and `realip inject`, each declared once: flag, REALIP_* variable,
+ * kind, default, bounds and help (the chart passes the variables; docs/webhook.md's table comes
+ * from here, `npm run docs:options`).
  */
-import { Defaults, Env, SIDECAR_UID } from '../common/contract.ts';
-import type { OptionSpec } from '../common/option-schema.ts';
+import { Defaults, Env, PROXY_MODES, SIDECAR_UID, STEERING_MODES } from '../common/contract.ts';
+import { LOG_LEVELS } from '../common/logger.ts';
+import { type OptionSchema, optionList } from '../common/option-schema.ts';
 import { version } from '../common/version.ts';
+import { NATIVE_SIDECAR_MODES, PULL_POLICIES } from './admission/decide.ts';
 
 /** The chart's default (injection.sidecar.image: repository, tag = appVersion = package version). */
 export const DEFAULT_SIDECAR_IMAGE = `ghcr.io/realip/realip-sidecar:${version()}`;
@@ -26,166 +29,226 @@ export const DEFAULT_SIDECAR_RESOURCES = Object.freeze({
 });
 
 /** The injection defaults: taken by both `realip webhook` and `realip inject`. */
-export const INJECTION_OPTIONS: readonly OptionSpec[] = [
-  {
+export const INJECTION_SCHEMA = {
+  sidecarImage: {
     flag: 'sidecar-image',
     env: 'REALIP_SIDECAR_IMAGE',
+    kind: 'string',
     default: DEFAULT_SIDECAR_IMAGE,
     help: 'image of the sidecar and init containers',
   },
-  {
+  sidecarImagePullPolicy: {
     flag: 'sidecar-image-pull-policy',
     env: 'REALIP_SIDECAR_IMAGE_PULL_POLICY',
+    kind: 'enum',
+    values: PULL_POLICIES,
     help: 'Always | IfNotPresent | Never (unset: the cluster default)',
   },
-  {
+  trustedCidrs: {
     flag: 'trusted-cidrs',
     env: Env.trustedCidrs,
+    kind: 'list',
     default: '',
     help: 'comma-separated CIDRs whose PROXY headers the sidecar honours (the edge, the nodes)',
   },
-  {
+  proxy: {
     flag: 'proxy',
     env: Env.proxy,
+    kind: 'enum',
+    values: PROXY_MODES,
     default: Defaults.proxy,
     help: 'required | optional: may a trusted source omit the PROXY header',
   },
-  {
+  steering: {
     flag: 'steering',
     env: 'REALIP_STEERING',
+    kind: 'enum',
+    values: STEERING_MODES,
     default: 'redirect',
     help: 'redirect (iptables, init container) | port (Service targets the sidecar port)',
   },
-  {
+  redirectFrom: {
     flag: 'redirect-from',
     env: Env.redirectFrom,
+    kind: 'list',
     default: '',
     help: 'comma-separated source CIDRs steered into the sidecar (empty: the trusted CIDRs; every source: 0.0.0.0/0,::/0)',
   },
-  {
+  listenerPortBase: {
     flag: 'listener-port-base',
     env: 'REALIP_LISTENER_PORT_BASE',
-    default: String(Defaults.sidecarPortBase),
+    kind: 'port',
+    default: Defaults.sidecarPortBase,
     help: 'first sidecar listener port; ports the pod declares are stepped over',
   },
-  {
+  sidecarAdminPort: {
     flag: 'sidecar-admin-port',
     env: 'REALIP_SIDECAR_ADMIN_PORT',
-    default: String(Defaults.adminPort),
+    kind: 'port',
+    default: Defaults.adminPort,
     help: "the sidecar's admin port (probes, /metrics); moved up past ports the pod declares",
   },
-  {
+  sidecarUid: {
     flag: 'sidecar-uid',
     env: 'REALIP_SIDECAR_UID',
-    default: String(SIDECAR_UID),
+    kind: 'int',
+    default: SIDECAR_UID,
     help: 'uid and gid of the non-root sidecar; moved up past uids the pod declares',
   },
-  {
+  nativeSidecar: {
     flag: 'native-sidecar',
     env: 'REALIP_NATIVE_SIDECAR',
+    kind: 'enum',
+    values: NATIVE_SIDECAR_MODES,
     default: 'auto',
     help: 'auto (API server >= 1.29) | on | off',
   },
-  {
+  sidecarCpuRequest: {
     flag: 'sidecar-cpu-request',
     env: 'REALIP_SIDECAR_CPU_REQUEST',
+    kind: 'string',
     default: DEFAULT_SIDECAR_RESOURCES.cpuRequest,
     help: 'sidecar CPU request ("none": unset)',
   },
-  {
+  sidecarMemoryRequest: {
     flag: 'sidecar-memory-request',
     env: 'REALIP_SIDECAR_MEMORY_REQUEST',
+    kind: 'string',
     default: DEFAULT_SIDECAR_RESOURCES.memoryRequest,
     help: 'sidecar memory request ("none": unset)',
   },
-  {
+  sidecarCpuLimit: {
     flag: 'sidecar-cpu-limit',
     env: 'REALIP_SIDECAR_CPU_LIMIT',
+    kind: 'string',
     default: DEFAULT_SIDECAR_RESOURCES.cpuLimit,
     help: 'sidecar CPU limit ("none": unset)',
   },
-  {
+  sidecarMemoryLimit: {
     flag: 'sidecar-memory-limit',
     env: 'REALIP_SIDECAR_MEMORY_LIMIT',
+    kind: 'string',
     default: DEFAULT_SIDECAR_RESOURCES.memoryLimit,
     help: 'sidecar memory limit ("none": unset)',
   },
-  {
+  configFile: {
     flag: 'config-file',
     env: 'REALIP_CONFIG_FILE',
+    kind: 'string',
     help: 'YAML/JSON file of these options keyed by flag name; flags and variables win',
   },
-];
+} as const satisfies OptionSchema;
+export const INJECTION_OPTIONS = optionList(INJECTION_SCHEMA);
 
 export const TLS_MODES = ['files', 'self-managed'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
 
-export const WEBHOOK_OPTIONS: readonly OptionSpec[] = [
-  { flag: 'port', env: 'REALIP_WEBHOOK_PORT', default: '8443', help: 'HTTPS port serving POST /mutate' },
-  {
+export const WEBHOOK_SCHEMA = {
+  port: {
+    flag: 'port',
+    env: 'REALIP_WEBHOOK_PORT',
+    kind: 'port',
+    default: 8443,
+    help: 'HTTPS port serving POST /mutate',
+  },
+  host: {
     flag: 'host',
     env: 'REALIP_WEBHOOK_HOST',
+    kind: 'string',
     default: '0.0.0.0',
     help: 'address to listen on (:: for IPv6/dual stack)',
   },
-  {
+  metricsPort: {
     flag: 'metrics-port',
     env: 'REALIP_METRICS_PORT',
-    default: '9090',
+    kind: 'port',
+    default: 9090,
     help: 'plain HTTP port: /healthz /readyz /metrics',
   },
-  {
+  tlsMode: {
     flag: 'tls-mode',
     env: 'REALIP_TLS_MODE',
+    kind: 'enum',
+    values: TLS_MODES,
     help: 'files (default when cert/key files are given) | self-managed',
   },
-  {
+  tlsCertFile: {
     flag: 'tls-cert-file',
     env: 'REALIP_TLS_CERT_FILE',
+    kind: 'string',
     help: 'serving certificate (PEM), reloaded when it changes',
   },
-  { flag: 'tls-key-file', env: 'REALIP_TLS_KEY_FILE', help: 'serving key (PEM), reloaded when it changes' },
-  {
+  tlsKeyFile: {
+    flag: 'tls-key-file',
+    env: 'REALIP_TLS_KEY_FILE',
+    kind: 'string',
+    help: 'serving key (PEM), reloaded when it changes',
+  },
+  tlsSecretName: {
     flag: 'tls-secret-name',
     env: 'REALIP_TLS_SECRET_NAME',
+    kind: 'string',
     help: 'self-managed: Secret holding CA, cert and key',
   },
-  { flag: 'namespace', env: 'REALIP_WEBHOOK_NAMESPACE', help: "self-managed: the webhook's namespace" },
-  {
+  namespace: {
+    flag: 'namespace',
+    env: 'REALIP_WEBHOOK_NAMESPACE',
+    kind: 'string',
+    help: "self-managed: the webhook's namespace",
+  },
+  serviceName: {
     flag: 'service-name',
     env: 'REALIP_WEBHOOK_SERVICE_NAME',
+    kind: 'string',
     help: "self-managed: the webhook's Service (certificate SANs)",
   },
-  {
+  webhookConfigName: {
     flag: 'webhook-config-name',
     env: 'REALIP_WEBHOOK_CONFIG_NAME',
+    kind: 'string',
     help: 'self-managed: MutatingWebhookConfiguration whose caBundle is patched',
   },
-  {
+  tlsExtraSans: {
     flag: 'tls-extra-sans',
     env: 'REALIP_TLS_EXTRA_SANS',
+    kind: 'list',
     default: '',
     help: 'self-managed: extra DNS names / IPs for the certificate',
   },
-  {
+  tlsPollIntervalMs: {
     flag: 'tls-poll-interval-ms',
     env: 'REALIP_TLS_POLL_INTERVAL_MS',
-    default: '5000',
+    kind: 'int',
+    default: 5000,
     help: 'files: how often the files are checked besides fs.watch',
   },
-  {
+  shutdownDelayMs: {
     flag: 'shutdown-delay-ms',
     env: 'REALIP_SHUTDOWN_DELAY_MS',
-    default: '0',
+    kind: 'int',
+    default: 0,
     help: 'after SIGTERM, keep serving this long with /readyz failing, so the endpoint is removed first',
   },
-  { flag: 'log-level', env: Env.logLevel, default: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
-  ...INJECTION_OPTIONS,
-];
+  logLevel: {
+    flag: 'log-level',
+    env: Env.logLevel,
+    kind: 'enum',
+    values: LOG_LEVELS,
+    default: 'info',
+    help: 'fatal|error|warn|info|debug|trace|silent',
+  },
+  ...INJECTION_SCHEMA,
+} as const satisfies OptionSchema;
+export const WEBHOOK_OPTIONS = optionList(WEBHOOK_SCHEMA);
 
-export const INJECT_CLI_OPTIONS: readonly OptionSpec[] = [
-  { flag: 'filename', env: 'REALIP_INJECT_FILE', short: 'f', help: 'YAML file to inject, "-" for stdin' },
-  ...INJECTION_OPTIONS,
-];
-
-/** Injection defaults before `auto` is resolved against the API server. */
+export const INJECT_CLI_SCHEMA = {
+  filename: {
+    flag: 'filename',
+    env: 'REALIP_INJECT_FILE',
+    kind: 'string',
+    short: 'f',
+    help: 'YAML file to inject, "-" for stdin',
+  },
+  ...INJECTION_SCHEMA,
+} as const satisfies OptionSchema;
+export const INJECT_CLI_OPTIONS = optionList(INJECT_CLI_SCHEMA);
