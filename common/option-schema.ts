@@ -32,6 +32,10 @@ export interface OptionSpec {
   readonly repeatable?: boolean;
   /** A single-letter alias, e.g. "f". */
   readonly short?: string;
+  /** The docs table's text when it says more than `help` (links, reasons); `help` otherwise. */
+  readonly doc?: string;
+  /** How the docs table states the default when the value alone does not say it. */
+  readonly docDefault?: string;
 }
 
 /** A command's options by name; declaration order is the order of --help and the docs table. */

@@ -74,6 +74,7 @@ export const SIDECAR_SCHEMA = {
     min: 1,
     max: 600_000,
     help: 'ms to receive the PROXY header',
+    doc: 'the PROXY header must be complete this long after accept (every mode; the connection is closed)',
   },
   maxHeaderBytes: {
     flag: 'max-header-bytes',
@@ -131,6 +132,7 @@ export const SIDECAR_SCHEMA = {
     min: 1024,
     max: 1_048_576,
     help: 'bound on one request head (http)',
+    doc: 'larger request heads get 431',
   },
   appTimeoutMs: {
     flag: 'app-timeout',
@@ -140,6 +142,7 @@ export const SIDECAR_SCHEMA = {
     min: 1,
     max: 3_600_000,
     help: 'ms for the app to answer a request head (http)',
+    doc: 'the app must start its response this long after the request was fully forwarded (504)',
   },
   connectTimeoutMs: {
     flag: 'connect-timeout',
@@ -149,6 +152,7 @@ export const SIDECAR_SCHEMA = {
     min: 1,
     max: 600_000,
     help: 'ms to connect to the app',
+    doc: 'connecting to the app (504)',
   },
   requestHeadTimeoutMs: {
     flag: 'request-head-timeout',
@@ -158,6 +162,7 @@ export const SIDECAR_SCHEMA = {
     min: 1,
     max: 3_600_000,
     help: 'ms for a whole request head, from when the hop waits for it (http)',
+    doc: 'a whole request head, counted from when the hop starts waiting for it: the hand-off after the PROXY header for the first request, the first byte (an empty line included) for later ones; then 408 (nginx `client_header_timeout`)',
   },
   keepAliveTimeoutMs: {
     flag: 'keepalive-timeout',
@@ -167,6 +172,7 @@ export const SIDECAR_SCHEMA = {
     min: 0,
     max: MAX_OPTIONAL_TIMEOUT_MS,
     help: 'ms of silence between a response and the next request (http; 0 = never)',
+    doc: 'between a complete response and the first byte of the next request; then a quiet close (nginx `keepalive_timeout`)',
   },
   idleTimeoutMs: {
     flag: 'idle-timeout',
@@ -176,6 +182,8 @@ export const SIDECAR_SCHEMA = {
     min: 0,
     max: MAX_OPTIONAL_TIMEOUT_MS,
     help: 'ms of silence both ways before a connection is closed (0 = never)',
+    docDefault: '600000 (10 min)',
+    doc: "silence both ways in any other state (a stalled upload, a client not reading, a WebSocket tunnel; the tcp and transparent hops too): the connection is closed. nginx stream's `proxy_timeout`; longer than the TCP idle timeouts of common edges (BIG-IP 300 s, AWS NLB 350 s, Azure LB 4 min), so it closes nothing the edge would have kept. A complete request waiting for the app is left to `--app-timeout`",
   },
   emit: {
     flag: 'emit',

@@ -29,6 +29,7 @@ export const INIT_SCHEMA = {
     kind: 'list',
     help: 'MODE:LISTEN_PORT:APP_PORT (mode http, tcp or transparent): redirect APP_PORT to LISTEN_PORT',
     repeatable: true,
+    doc: "`MODE:LISTEN_PORT:APP_PORT` (the variable: comma-separated): redirect tcp `APP_PORT` to the sidecar's `LISTEN_PORT`; `MODE` `transparent` also installs the policy routing",
   },
   redirectFrom: {
     flag: 'redirect-from',
@@ -36,6 +37,7 @@ export const INIT_SCHEMA = {
     kind: 'list',
     help: 'comma-separated CIDRs: redirect only these sources (empty: every non-loopback source)',
     repeatable: true,
+    doc: 'only these sources are redirected (empty: every source not arriving on loopback; the webhook always sets it, by default to the trusted CIDRs)',
   },
   iptablesBackend: {
     flag: 'iptables-backend',
@@ -44,13 +46,21 @@ export const INIT_SCHEMA = {
     values: BACKENDS,
     help: 'auto (detect from existing rules, else nft), nft or legacy',
     default: 'auto',
+    doc: '`auto` detects it (see below), `nft` or `legacy`',
   },
-  dryRun: { flag: 'dry-run', env: InitEnv.dryRun, kind: 'flag', help: 'print the plan and change nothing' },
+  dryRun: {
+    flag: 'dry-run',
+    env: InitEnv.dryRun,
+    kind: 'flag',
+    help: 'print the plan and change nothing',
+    doc: 'print the exact commands and change nothing',
+  },
   cleanup: {
     flag: 'cleanup',
     env: InitEnv.cleanup,
     kind: 'flag',
     help: 'remove everything realip init installed',
+    doc: 'remove everything realip installed',
   },
   logLevel: {
     flag: 'log-level',
