@@ -3,7 +3,7 @@
  * bounds and help. sidecar/config.ts reads them; --help and docs/sidecar.md's table come from here.
  */
 import { Defaults, EMIT_VERSIONS, Env, PROXY_MODES } from '../common/contract.ts';
-import { LOG_LEVELS } from '../common/logger.ts';
+import { LOG_LEVEL_OPTION } from '../common/logger.ts';
 import { type OptionSchema, optionList } from '../common/option-schema.ts';
 import { LOG_CONNECTIONS_SYNTAX } from './log-gate.ts';
 import { DEFAULT_MAX_V2_LENGTH } from './proxy-protocol/types.ts';
@@ -207,14 +207,7 @@ export const SIDECAR_SCHEMA = {
     kind: 'list',
     help: 'comma-separated TLV types (e.g. 0x02,0xea) passed to the app (tcp)',
   },
-  logLevel: {
-    flag: 'log-level',
-    env: Env.logLevel,
-    kind: 'enum',
-    values: LOG_LEVELS,
-    default: 'info',
-    help: 'fatal|error|warn|info|debug|trace|silent',
-  },
+  logLevel: LOG_LEVEL_OPTION,
   logConnections: {
     flag: 'log-connections',
     env: 'REALIP_LOG_CONNECTIONS',

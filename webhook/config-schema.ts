@@ -4,7 +4,7 @@
  * from here, `npm run docs:options`).
  */
 import { Defaults, Env, PROXY_MODES, SIDECAR_UID, STEERING_MODES } from '../common/contract.ts';
-import { LOG_LEVELS } from '../common/logger.ts';
+import { LOG_LEVEL_OPTION } from '../common/logger.ts';
 import { type OptionSchema, optionList } from '../common/option-schema.ts';
 import { version } from '../common/version.ts';
 import { NATIVE_SIDECAR_MODES, PULL_POLICIES } from './admission/decide.ts';
@@ -258,15 +258,7 @@ export const WEBHOOK_SCHEMA = {
     help: 'after SIGTERM, keep serving this long with /readyz failing, so the endpoint is removed first',
     doc: 'after SIGTERM, `/readyz` fails at once but admissions are served this long before the listener closes. Set it to a few seconds (and `terminationGracePeriodSeconds` above it) so the endpoint is removed before the webhook stops accepting connections.',
   },
-  logLevel: {
-    flag: 'log-level',
-    env: Env.logLevel,
-    kind: 'enum',
-    values: LOG_LEVELS,
-    default: 'info',
-    help: 'fatal|error|warn|info|debug|trace|silent',
-    doc: 'fatal, error, warn, info, debug, trace, silent',
-  },
+  logLevel: { ...LOG_LEVEL_OPTION, doc: 'fatal, error, warn, info, debug, trace, silent' },
   ...INJECTION_SCHEMA,
 } as const satisfies OptionSchema;
 export const WEBHOOK_OPTIONS = optionList(WEBHOOK_SCHEMA);

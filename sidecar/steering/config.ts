@@ -6,7 +6,7 @@
 import { type Cidr, parseCidr } from '../../common/cidr.ts';
 import { Env, InitEnv, type ListenerSpec, parseListener } from '../../common/contract.ts';
 import { ConfigError } from '../../common/errors.ts';
-import { LOG_LEVELS, type LogLevel } from '../../common/logger.ts';
+import { LOG_LEVEL_OPTION, type LogLevel } from '../../common/logger.ts';
 import { collectOptions, OptionReader, type OptionSchema, optionList } from '../../common/option-schema.ts';
 
 export const BACKENDS = ['auto', 'nft', 'legacy'] as const;
@@ -62,14 +62,7 @@ export const INIT_SCHEMA = {
     help: 'remove everything realip init installed',
     doc: 'remove everything realip installed',
   },
-  logLevel: {
-    flag: 'log-level',
-    env: Env.logLevel,
-    kind: 'enum',
-    values: LOG_LEVELS,
-    help: 'fatal, error, warn, info, debug, trace or silent',
-    default: 'info',
-  },
+  logLevel: { ...LOG_LEVEL_OPTION, help: 'fatal, error, warn, info, debug, trace or silent' },
 } as const satisfies OptionSchema;
 export const INIT_OPTIONS = optionList(INIT_SCHEMA);
 

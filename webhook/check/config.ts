@@ -7,6 +7,8 @@ import {
   optionList,
   renderHelp,
 } from '../../common/option-schema.ts';
+import { WEBHOOK_SCHEMA } from '../config-schema.ts';
+import type { CheckOptions } from './checks.ts';
 
 export const CHECK_SCHEMA = {
   kubeconfig: {
@@ -23,7 +25,7 @@ export const CHECK_SCHEMA = {
   },
   configName: {
     flag: 'config-name',
-    env: 'REALIP_WEBHOOK_CONFIG_NAME',
+    env: WEBHOOK_SCHEMA.webhookConfigName.env,
     kind: 'string',
     default: 'realip',
     help: "the MutatingWebhookConfiguration's name (the Helm release's full name)",
@@ -36,7 +38,7 @@ export const CHECK_SCHEMA = {
   },
   tlsSecretName: {
     flag: 'tls-secret-name',
-    env: 'REALIP_TLS_SECRET_NAME',
+    env: WEBHOOK_SCHEMA.tlsSecretName.env,
     kind: 'string',
     help: 'Secret with the serving certificate when it is reached through the Service (default: <service>-tls)',
   },
@@ -71,16 +73,11 @@ export const CHECK_USAGE = renderHelp(
   CHECK_OPTIONS,
 );
 
-export interface CheckConfig {
+/** What runChecks takes, less the kubeconfig (loaded by the command) and the clock. */
+export type CheckConfig = Omit<CheckOptions, 'kc' | 'now'> & {
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
-  readonly configName: string;
-  readonly webhookUrl: string | undefined;
-  readonly tlsSecretName: string | undefined;
-  readonly dryRunNamespace: string | undefined;
-  readonly minValidityDays: number;
-  readonly timeoutMs: number;
-}
+};
 
 export function parseCheckConfig(
   argv: readonly string[],
