@@ -76,6 +76,18 @@ export const Defaults = Object.freeze({
   iptablesChain: 'REALIP_PREROUTING',
 });
 
+/**
+ * `--proxy`, as the webhook takes it (its injection default) and the sidecar reads it (the value the
+ * webhook wrote): the option schemas spread this and add their own help.
+ */
+export const PROXY_OPTION = Object.freeze({
+  flag: 'proxy',
+  env: Env.proxy,
+  kind: 'enum',
+  values: PROXY_MODES,
+  default: Defaults.proxy,
+} as const);
+
 /** Names of what the webhook injects. */
 export const SIDECAR_CONTAINER = 'realip-sidecar';
 export const INIT_CONTAINER = 'realip-init';

@@ -2,7 +2,7 @@
  * The options of `realip sidecar`, each declared once: flag, REALIP_* variable, kind, default,
  * bounds and help. sidecar/config.ts reads them; --help and docs/sidecar.md's table come from here.
  */
-import { Defaults, EMIT_VERSIONS, Env, PROXY_MODES } from '../common/contract.ts';
+import { Defaults, EMIT_VERSIONS, Env, PROXY_OPTION } from '../common/contract.ts';
 import { LOG_LEVEL_OPTION } from '../common/logger.ts';
 import { type OptionSchema, optionList } from '../common/option-schema.ts';
 import { LOG_CONNECTIONS_SYNTAX } from './log-gate.ts';
@@ -59,11 +59,7 @@ export const SIDECAR_SCHEMA = {
     help: 'comma-separated sources whose PROXY headers are honoured (default: none)',
   },
   proxy: {
-    flag: 'proxy',
-    env: Env.proxy,
-    kind: 'enum',
-    values: PROXY_MODES,
-    default: Defaults.proxy,
+    ...PROXY_OPTION,
     help: 'required | optional: may a trusted source omit the header',
   },
   headerTimeoutMs: {

@@ -3,7 +3,7 @@
  * kind, default, bounds and help (the chart passes the variables; docs/webhook.md's table comes
  * from here, `npm run docs:options`).
  */
-import { Defaults, Env, PROXY_MODES, SIDECAR_UID, STEERING_MODES } from '../common/contract.ts';
+import { Defaults, Env, PROXY_OPTION, SIDECAR_UID, STEERING_MODES } from '../common/contract.ts';
 import { LOG_LEVEL_OPTION } from '../common/logger.ts';
 import { type OptionSchema, optionList } from '../common/option-schema.ts';
 import { version } from '../common/version.ts';
@@ -58,11 +58,7 @@ export const INJECTION_SCHEMA = {
     doc: 'sources whose PROXY headers the sidecar accepts (the edge, the nodes)',
   },
   proxy: {
-    flag: 'proxy',
-    env: Env.proxy,
-    kind: 'enum',
-    values: PROXY_MODES,
-    default: Defaults.proxy,
+    ...PROXY_OPTION,
     help: 'required | optional: may a trusted source omit the PROXY header',
     doc: '`required` or `optional` (a trusted source may leave out the header)',
   },
