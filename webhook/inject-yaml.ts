@@ -1,9 +1,9 @@
 /**
  * `realip inject -f FILE|-` (cli/commands/inject.ts): the webhook's decision and patch, offline,
- * for GitOps. Reads
- * multi-document YAML, injects the pod template of every Pod, Deployment, StatefulSet, DaemonSet,
- * ReplicaSet, Job, CronJob (and the items of a List) exactly as the webhook would (same decide()
- * and mutatePod()), and writes the documents back; other documents pass through unchanged.
+ * for GitOps. Reads multi-document YAML, injects the pod template of every Pod, Deployment,
+ * StatefulSet, DaemonSet, ReplicaSet, Job, CronJob (and the items of a List) exactly as the
+ * webhook would (same decide() and mutatePod()), and writes the documents back; other documents
+ * pass through unchanged.
  * Errors name the document and the field. `--native-sidecar auto` means on here (no API server
  * is asked): pass `--native-sidecar off` for clusters older than 1.29. Namespace documents in the
  * input stand for the cluster's namespaces (Pod Security label, mesh labels, the namespace's
