@@ -56,3 +56,11 @@ export async function runCommand<C>(
     return ExitCode.failed;
   }
 }
+
+/** A long-running command (sidecar, webhook) drains on the first SIGTERM or SIGINT. */
+export function untilStopped(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}

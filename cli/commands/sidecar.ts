@@ -3,7 +3,7 @@
  * and listeners -> on SIGTERM: not ready, stop accepting, drain in-flight work, exit 0.
  */
 import type { Server } from 'node:http';
-import type { Command, Io } from '../../common/command.ts';
+import { type Command, type Io, untilStopped } from '../../common/command.ts';
 import { ExitCode, failureLine } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { startAdmin } from '../../sidecar/admin.ts';
@@ -61,10 +61,7 @@ async function run(config: SidecarConfig, io: Io): Promise<number> {
   state.ready = true;
   log.info({ listeners: config.listeners.length, adminPort: config.adminPort }, 'sidecar ready');
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   state.ready = false;
   log.info({ signal, graceMs: config.drainTimeoutMs }, 'draining');
   const deadline = Date.now() + config.drainTimeoutMs;

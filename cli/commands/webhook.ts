@@ -3,7 +3,7 @@
  * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
  */
 import { hostname } from 'node:os';
-import type { Command, Io } from '../../common/command.ts';
+import { type Command, type Io, untilStopped } from '../../common/command.ts';
 import { failureLine, isRealipError, UNEXPECTED } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { renderHelp } from '../../common/option-schema.ts';
@@ -85,10 +85,7 @@ async function run(config: WebhookConfig, io: Io): Promise<number> {
   // A bad request must never take the process down; anything that escapes is logged, not fatal.
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   running.state.ready = false;
   log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down');
   if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
