@@ -49,6 +49,10 @@ export type ListenerMode = (typeof LISTENER_MODES)[number];
 export const PROXY_MODES = ['required', 'optional'] as const;
 export type ProxyMode = (typeof PROXY_MODES)[number];
 
+/** PROXY protocol versions the tcp hop emits to the app (REALIP_EMIT, realip.dev/emit). */
+export const EMIT_VERSIONS = ['v1', 'v2'] as const;
+export type EmitVersion = (typeof EMIT_VERSIONS)[number];
+
 export const STEERING_MODES = ['redirect', 'port'] as const;
 export type SteeringMode = (typeof STEERING_MODES)[number];
 
@@ -71,6 +75,18 @@ export const Defaults = Object.freeze({
   /** iptables chain that `realip init` owns (nat table), jumped to from PREROUTING. */
   iptablesChain: 'REALIP_PREROUTING',
 });
+
+/**
+ * `--proxy`, as the webhook takes it (its injection default) and the sidecar reads it (the value the
+ * webhook wrote): the option schemas spread this and add their own help.
+ */
+export const PROXY_OPTION = Object.freeze({
+  flag: 'proxy',
+  env: Env.proxy,
+  kind: 'enum',
+  values: PROXY_MODES,
+  default: Defaults.proxy,
+} as const);
 
 /** Names of what the webhook injects. */
 export const SIDECAR_CONTAINER = 'realip-sidecar';

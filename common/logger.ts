@@ -1,11 +1,22 @@
 import pino, { type Logger } from 'pino';
+import { Env } from './contract.ts';
 
 export type { Logger } from 'pino';
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LEVELS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** `--log-level` of every command that logs (the option schemas spread it, some with their own help). */
+export const LOG_LEVEL_OPTION = {
+  flag: 'log-level',
+  env: Env.logLevel,
+  kind: 'enum',
+  values: LOG_LEVELS,
+  default: 'info',
+  help: 'fatal|error|warn|info|debug|trace|silent',
+} as const;
+
 export function isLogLevel(s: string): s is LogLevel {
-  return (LEVELS as readonly string[]).includes(s);
+  return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
 /** One JSON logger per process, written to stderr so stdout stays for command output. */

@@ -7,7 +7,7 @@ import type { ListenerSpec } from '../common/contract.ts';
 import { RealipError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { SidecarConfig } from './config.ts';
-import type { Hop } from './hop.ts';
+import type { Hop } from './hop-contract.ts';
 import type { SidecarMetrics } from './metrics.ts';
 import { listenerObserver } from './observer.ts';
 import { readHeader, socketPeer } from './reader.ts';

@@ -13,7 +13,7 @@ import type { Logger } from '../common/logger.ts';
 import type { CounterSeries, GaugeSeries, HistogramSeries } from '../common/metrics.ts';
 import type { CloseReason } from './close-reasons.ts';
 import type { SidecarConfig } from './config.ts';
-import type { AcceptedConnection } from './hop.ts';
+import type { AcceptedConnection } from './hop-contract.ts';
 import { LogGate } from './log-gate.ts';
 import type { SidecarMetrics } from './metrics.ts';
 import type { ProxyHeader } from './proxy-protocol/types.ts';

@@ -6,28 +6,29 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { CidrSet } from '../common/cidr.ts';
-import {
-  Defaults,
-  Env,
-  PROXY_MODES,
-  SIDECAR_UID,
-  type ProxyMode,
-  STEERING_MODES,
-  type SteeringMode,
-} from '../common/contract.ts';
 import { ConfigError } from '../common/errors.ts';
-import { isLogLevel, type LogLevel } from '../common/logger.ts';
-import { attempt, collectOptions, type OptionSpec, type RawOptions, reader } from '../common/options.ts';
+import type { LogLevel } from '../common/logger.ts';
+import {
+  collectOptions,
+  OptionReader,
+  type OptionSpec,
+  optionLabel,
+  type RawOptions,
+} from '../common/option-schema.ts';
 import {
   type InjectionDefaults,
   isQuantity,
-  NATIVE_SIDECAR_MODES,
   type NativeSidecarMode,
-  PULL_POLICIES,
   type PullPolicy,
   type SidecarResources,
 } from './admission/decide.ts';
-import { INJECT_CLI_OPTIONS, TLS_MODES, WEBHOOK_OPTIONS } from './options.ts';
+import {
+  INJECT_CLI_OPTIONS,
+  INJECTION_SCHEMA,
+  TLS_MODES,
+  WEBHOOK_OPTIONS,
+  WEBHOOK_SCHEMA,
+} from './config-schema.ts';
 
 type EnvMap = Readonly<Record<string, string | undefined>>;
 
@@ -39,7 +40,7 @@ export {
   TLS_MODES,
   type TlsMode,
   WEBHOOK_OPTIONS,
-} from './options.ts';
+} from './config-schema.ts';
 
 export type InjectionSettings = Omit<InjectionDefaults, 'nativeSidecar'> & {
   readonly nativeSidecar: NativeSidecarMode;
@@ -129,76 +130,45 @@ function collectWithFile(
   return { ...raw, problems: [...problems, ...raw.problems] };
 }
 
-function parseInjection(
-  raw: RawOptions,
-  specs: readonly OptionSpec[],
-  problems: string[],
-): InjectionSettings {
-  const e = reader(raw);
-  const v = raw.values;
-  const oneOf = <T extends string>(env: string, allowed: readonly T[], fallback: T): T =>
-    attempt(
-      problems,
-      fallback,
-      () =>
-        e
-          .get(env)
-          .required()
-          .asEnum([...allowed]) as T,
-      specs,
-      v,
-    );
-  const cidrs = (env: string, flag: string): readonly string[] => {
-    const items = (v[env] ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-    for (const p of CidrSet.parse(items).problems) problems.push(`--${flag} / ${env}: ${p}`);
+function parseInjection(raw: RawOptions, problems: string[]): InjectionSettings {
+  const read = new OptionReader(raw, problems);
+  const o = INJECTION_SCHEMA;
+  const cidrs = (spec: OptionSpec): readonly string[] => {
+    const items = read.list(spec);
+    for (const p of CidrSet.parse(items).problems) read.problem(spec, p);
     return Object.freeze(items);
   };
-  const quantity = (env: string, flag: string): string | undefined => {
-    const q = v[env];
+  const quantity = (spec: OptionSpec): string | undefined => {
+    const q = read.text(spec);
     if (q === undefined || q === 'none') return undefined;
     if (!isQuantity(q))
-      problems.push(`--${flag} / ${env} = "${q}": expected a quantity such as 100m, 64Mi or "none"`);
+      problems.push(`${optionLabel(spec)} = "${q}": expected a quantity such as 100m, 64Mi or "none"`);
     return q;
   };
-  const image = v.REALIP_SIDECAR_IMAGE ?? '';
-  if (image.trim() === '') problems.push('--sidecar-image / REALIP_SIDECAR_IMAGE: must not be empty');
-  const pull = v.REALIP_SIDECAR_IMAGE_PULL_POLICY;
-  const imagePullPolicy =
-    pull === undefined
-      ? undefined
-      : oneOf<PullPolicy>('REALIP_SIDECAR_IMAGE_PULL_POLICY', PULL_POLICIES, 'IfNotPresent');
+  const image = read.text(o.sidecarImage) ?? '';
+  if (image.trim() === '') read.problem(o.sidecarImage, 'must not be empty');
+  const imagePullPolicy: PullPolicy | undefined =
+    read.text(o.sidecarImagePullPolicy) === undefined ? undefined : read.enum(o.sidecarImagePullPolicy);
   const resources: Record<string, string> = {};
   const r = {
-    cpuRequest: quantity('REALIP_SIDECAR_CPU_REQUEST', 'sidecar-cpu-request'),
-    memoryRequest: quantity('REALIP_SIDECAR_MEMORY_REQUEST', 'sidecar-memory-request'),
-    cpuLimit: quantity('REALIP_SIDECAR_CPU_LIMIT', 'sidecar-cpu-limit'),
-    memoryLimit: quantity('REALIP_SIDECAR_MEMORY_LIMIT', 'sidecar-memory-limit'),
+    cpuRequest: quantity(o.sidecarCpuRequest),
+    memoryRequest: quantity(o.sidecarMemoryRequest),
+    cpuLimit: quantity(o.sidecarCpuLimit),
+    memoryLimit: quantity(o.sidecarMemoryLimit),
   };
   for (const [k, q] of Object.entries(r)) if (q !== undefined) resources[k] = q;
-  const port = (env: string, fallback: number): number =>
-    attempt(problems, fallback, () => e.get(env).required().asPortNumber(), specs, v);
-  const listenerPortBase = port('REALIP_LISTENER_PORT_BASE', Defaults.sidecarPortBase);
-  const adminPort = port('REALIP_SIDECAR_ADMIN_PORT', Defaults.adminPort);
-  const sidecarUid = attempt(
-    problems,
-    SIDECAR_UID,
-    () => e.get('REALIP_SIDECAR_UID').required().asIntPositive(),
-    specs,
-    v,
-  );
-  if (sidecarUid === 0)
-    problems.push('--sidecar-uid / REALIP_SIDECAR_UID: must not be 0 (the sidecar runs as non-root)');
+  const listenerPortBase = read.port(o.listenerPortBase);
+  const adminPort = read.port(o.sidecarAdminPort);
+  const sidecarUid = read.int(o.sidecarUid);
+  if (sidecarUid === 0) read.problem(o.sidecarUid, 'must not be 0 (the sidecar runs as non-root)');
   return Object.freeze({
     image,
     ...(imagePullPolicy !== undefined ? { imagePullPolicy } : {}),
-    trustedCidrs: cidrs(Env.trustedCidrs, 'trusted-cidrs'),
-    proxy: oneOf<ProxyMode>(Env.proxy, PROXY_MODES, Defaults.proxy),
-    steering: oneOf<SteeringMode>('REALIP_STEERING', STEERING_MODES, 'redirect'),
-    redirectFrom: cidrs(Env.redirectFrom, 'redirect-from'),
-    nativeSidecar: oneOf<NativeSidecarMode>('REALIP_NATIVE_SIDECAR', NATIVE_SIDECAR_MODES, 'auto'),
+    trustedCidrs: cidrs(o.trustedCidrs),
+    proxy: read.enum(o.proxy),
+    steering: read.enum(o.steering),
+    redirectFrom: cidrs(o.redirectFrom),
+    nativeSidecar: read.enum(o.nativeSidecar),
     resources: Object.freeze(resources) as SidecarResources,
     listenerPortBase,
     adminPort,
@@ -217,93 +187,64 @@ export function parseWebhookConfig(
   env: EnvMap,
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): Parsed<WebhookConfig> {
-  const specs = WEBHOOK_OPTIONS;
-  const raw = collectWithFile(argv, env, specs, readFile);
+  const raw = collectWithFile(argv, env, WEBHOOK_OPTIONS, readFile);
   const problems = [...raw.problems];
-  const e = reader(raw);
-  const v = raw.values;
+  const read = new OptionReader(raw, problems);
+  const o = WEBHOOK_SCHEMA;
   for (const p of raw.positionals) problems.push(`unexpected argument "${p}"`);
-  const port = attempt(
-    problems,
-    8443,
-    () => e.get('REALIP_WEBHOOK_PORT').required().asPortNumber(),
-    specs,
-    v,
-  );
-  const metricsPort = attempt(
-    problems,
-    9090,
-    () => e.get('REALIP_METRICS_PORT').required().asPortNumber(),
-    specs,
-    v,
-  );
-  const shutdownDelayMs = attempt(
-    problems,
-    0,
-    () => e.get('REALIP_SHUTDOWN_DELAY_MS').required().asIntPositive(),
-    specs,
-    v,
-  );
+  const port = read.port(o.port);
+  const metricsPort = read.port(o.metricsPort);
+  const shutdownDelayMs = read.int(o.shutdownDelayMs);
   if (port === metricsPort) problems.push(`--port and --metrics-port must differ (both ${port})`);
-  const logLevel = v[Env.logLevel] ?? 'info';
-  if (!isLogLevel(logLevel))
-    problems.push(
-      `--log-level / ${Env.logLevel} = "${logLevel}": expected one of fatal, error, warn, info, debug, trace, silent`,
-    );
+  const logLevel: LogLevel = read.enum(o.logLevel);
 
-  const certFile = v.REALIP_TLS_CERT_FILE;
-  const keyFile = v.REALIP_TLS_KEY_FILE;
+  const certFile = read.text(o.tlsCertFile);
+  const keyFile = read.text(o.tlsKeyFile);
   const modeText =
-    v.REALIP_TLS_MODE ?? (certFile !== undefined || keyFile !== undefined ? 'files' : undefined);
-  let tls: TlsConfig = { mode: 'files', certFile: '', keyFile: '', pollIntervalMs: 5000 };
+    read.text(o.tlsMode) ?? (certFile !== undefined || keyFile !== undefined ? 'files' : undefined);
+  let tls: TlsConfig = {
+    mode: 'files',
+    certFile: '',
+    keyFile: '',
+    pollIntervalMs: o.tlsPollIntervalMs.default,
+  };
   if (modeText === undefined) {
     problems.push('TLS: give --tls-cert-file and --tls-key-file, or --tls-mode self-managed');
   } else if (modeText === 'files') {
-    if (certFile === undefined)
-      problems.push('--tls-cert-file / REALIP_TLS_CERT_FILE: required in files mode');
-    if (keyFile === undefined) problems.push('--tls-key-file / REALIP_TLS_KEY_FILE: required in files mode');
-    const pollIntervalMs = attempt(
-      problems,
-      5000,
-      () => e.get('REALIP_TLS_POLL_INTERVAL_MS').required().asIntPositive(),
-      specs,
-      v,
-    );
+    if (certFile === undefined) read.problem(o.tlsCertFile, 'required in files mode');
+    if (keyFile === undefined) read.problem(o.tlsKeyFile, 'required in files mode');
+    const pollIntervalMs = read.int(o.tlsPollIntervalMs);
     tls = { mode: 'files', certFile: certFile ?? '', keyFile: keyFile ?? '', pollIntervalMs };
   } else if (modeText === 'self-managed') {
-    const need = (env: string, flag: string): string => {
-      const x = v[env];
-      if (x === undefined) problems.push(`--${flag} / ${env}: required in self-managed TLS mode`);
+    const need = (spec: OptionSpec): string => {
+      const x = read.text(spec);
+      if (x === undefined) read.problem(spec, 'required in self-managed TLS mode');
       return x ?? '';
     };
     tls = {
       mode: 'self-managed',
-      secretName: need('REALIP_TLS_SECRET_NAME', 'tls-secret-name'),
-      namespace: need('REALIP_WEBHOOK_NAMESPACE', 'namespace'),
-      serviceName: need('REALIP_WEBHOOK_SERVICE_NAME', 'service-name'),
-      webhookConfigName: need('REALIP_WEBHOOK_CONFIG_NAME', 'webhook-config-name'),
-      extraSans: Object.freeze(
-        (v.REALIP_TLS_EXTRA_SANS ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== ''),
-      ),
+      secretName: need(o.tlsSecretName),
+      namespace: need(o.namespace),
+      serviceName: need(o.serviceName),
+      webhookConfigName: need(o.webhookConfigName),
+      extraSans: Object.freeze(read.list(o.tlsExtraSans)),
     };
   } else {
-    problems.push(`--tls-mode / REALIP_TLS_MODE = "${modeText}": expected one of ${TLS_MODES.join(', ')}`);
+    // Not env-var's asEnum: files is also chosen by giving the files, so the text says which exist.
+    problems.push(`${optionLabel(o.tlsMode)} = "${modeText}": expected one of ${TLS_MODES.join(', ')}`);
   }
-  const injection = parseInjection(raw, specs, problems);
+  const injection = parseInjection(raw, problems);
   if (problems.length > 0 && !raw.help) throw new ConfigError(problems);
   return {
     help: raw.help,
     positionals: raw.positionals,
     config: Object.freeze({
       port,
-      host: v.REALIP_WEBHOOK_HOST ?? '0.0.0.0',
+      host: read.text(o.host) ?? o.host.default,
       metricsPort,
       shutdownDelayMs,
       tls: Object.freeze(tls),
-      logLevel: (isLogLevel(logLevel) ? logLevel : 'info') as LogLevel,
+      logLevel,
       injection,
     }),
   };
@@ -319,14 +260,13 @@ export function parseInjectConfig(
   env: EnvMap,
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): Parsed<InjectCliConfig> {
-  const specs = INJECT_CLI_OPTIONS;
-  const raw = collectWithFile(argv, env, specs, readFile);
+  const raw = collectWithFile(argv, env, INJECT_CLI_OPTIONS, readFile);
   const problems = [...raw.problems];
   const file = raw.values.REALIP_INJECT_FILE ?? raw.positionals[0];
   if (file === undefined) problems.push('-f / --filename: required (a file, or "-" for stdin)');
   const extra = raw.values.REALIP_INJECT_FILE !== undefined ? raw.positionals : raw.positionals.slice(1);
   for (const p of extra) problems.push(`unexpected argument "${p}"`);
-  const injection = parseInjection(raw, specs, problems);
+  const injection = parseInjection(raw, problems);
   if (problems.length > 0 && !raw.help) throw new ConfigError(problems);
   return {
     help: raw.help,

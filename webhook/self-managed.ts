@@ -17,7 +17,7 @@ import {
   serviceSans,
   splitPem,
 } from './certs.ts';
-import { checkMaterial } from './tls.ts';
+import { checkMaterial } from './cert-files.ts';
 
 export interface StoredSecret {
   readonly bundle: CertBundle;

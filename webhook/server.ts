@@ -14,7 +14,7 @@ import type { NamespaceLookup } from './kube.ts';
 import type { TlsConfig } from './config.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 import { type KubeCertApi, SelfManagedCerts } from './self-managed.ts';
-import { FileCertWatcher, type TlsMaterial } from './tls.ts';
+import { FileCertWatcher, type TlsMaterial } from './cert-files.ts';
 
 export interface StartOptions {
   readonly port: number;

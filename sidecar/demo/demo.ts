@@ -14,8 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, failureLine } from '../../common/errors.ts';
-import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../../common/options.ts';
+import { failureLine } from '../../common/errors.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 
 interface Client {
@@ -37,19 +36,8 @@ const CLIENTS: readonly Client[] = [
   { name: 'spoofer', address: '192.0.2.66', version: 2, paths: ['/admin'], forged: true },
 ];
 const FORGED = '6.6.6.6';
-const DEADLINE_MS = 10000;
-
-const DEMO_OPTIONS: readonly OptionSpec[] = [
-  {
-    flag: 'timeout-ms',
-    env: 'REALIP_DEMO_TIMEOUT_MS',
-    default: String(DEADLINE_MS),
-    help: 'give up (exit 1, CLI_DEMO_TIMEOUT) when the demo has not finished by then',
-  },
-];
-const DEMO_SUMMARY =
-  'Runs an echo app, the sidecar and an edge sending PROXY headers for several clients on loopback,\n' +
-  'and prints what the app saw for each. Exits 0 when every row matches.';
+/** `realip demo --timeout-ms` by default. */
+export const DEMO_DEADLINE_MS = 10000;
 
 interface Seen {
   url: string;
@@ -59,25 +47,8 @@ interface Seen {
   forgedSeen: boolean;
 }
 
-export async function run(argv: readonly string[]): Promise<number> {
-  const raw = collectOptions(argv, process.env, DEMO_OPTIONS);
-  if (raw.help) {
-    process.stdout.write(`${renderHelp('realip demo [options]', DEMO_SUMMARY, DEMO_OPTIONS)}\n`);
-    return 0;
-  }
-  const problems = [...raw.problems];
-  if (raw.positionals.length > 0) problems.push(`unexpected argument "${raw.positionals[0]}"`);
-  const deadlineMs = attempt(
-    problems,
-    DEADLINE_MS,
-    () => reader(raw).get('REALIP_DEMO_TIMEOUT_MS').required().asIntPositive(),
-    DEMO_OPTIONS,
-    raw.values,
-  );
-  if (problems.length > 0) {
-    process.stderr.write(failureLine('demo', new ConfigError(problems)));
-    return 2;
-  }
+/** Runs the demo; gives up (exit 1, CLI_DEMO_TIMEOUT) after deadlineMs. Returns the exit code. */
+export async function runDemo(deadlineMs: number): Promise<number> {
   let sidecar: ChildProcess | undefined;
   let app: http.Server | undefined;
   const killSidecar = () => {

@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import type { CloseReason } from '../close-reasons.ts';
-import type { AcceptedConnection } from '../hop.ts';
+import type { AcceptedConnection } from '../hop-contract.ts';
 import { loggedPath, type PendingRequest } from './access-log.ts';
 import { answer } from './answers.ts';
 import type { HttpHopState, SweptConnection } from './hop-state.ts';

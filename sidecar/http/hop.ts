@@ -3,7 +3,7 @@
  * X-Forwarded-For / X-Real-IP / Forwarded (see rewrite.ts for the exact policy), over one app
  * connection per client connection. Design and limits: docs/sidecar.md.
  */
-import type { AcceptedConnection, Hop, HopFactory } from '../hop.ts';
+import type { AcceptedConnection, Hop, HopFactory } from '../hop-contract.ts';
 import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';
 import { HttpHopState } from './hop-state.ts';

@@ -6,8 +6,8 @@
 import { type Cidr, parseCidr } from '../../common/cidr.ts';
 import { Env, InitEnv, type ListenerSpec, parseListener } from '../../common/contract.ts';
 import { ConfigError } from '../../common/errors.ts';
-import { isLogLevel, type LogLevel } from '../../common/logger.ts';
-import { collectOptions, type OptionSpec } from '../../common/options.ts';
+import { LOG_LEVEL_OPTION, type LogLevel } from '../../common/logger.ts';
+import { collectOptions, OptionReader, type OptionSchema, optionList } from '../../common/option-schema.ts';
 
 export const BACKENDS = ['auto', 'nft', 'legacy'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -22,42 +22,52 @@ export interface SteeringConfig {
   readonly logLevel: LogLevel;
 }
 
-export const INIT_OPTIONS: readonly OptionSpec[] = [
-  {
+export const INIT_SCHEMA = {
+  listener: {
     flag: 'listener',
     env: Env.listeners,
+    kind: 'list',
     help: 'MODE:LISTEN_PORT:APP_PORT (mode http, tcp or transparent): redirect APP_PORT to LISTEN_PORT',
     repeatable: true,
+    doc: "`MODE:LISTEN_PORT:APP_PORT` (the variable: comma-separated): redirect tcp `APP_PORT` to the sidecar's `LISTEN_PORT`; `MODE` `transparent` also installs the policy routing",
   },
-  {
+  redirectFrom: {
     flag: 'redirect-from',
     env: Env.redirectFrom,
+    kind: 'list',
     help: 'comma-separated CIDRs: redirect only these sources (empty: every non-loopback source)',
     repeatable: true,
+    doc: 'only these sources are redirected (empty: every source not arriving on loopback; the webhook always sets it, by default to the trusted CIDRs)',
   },
-  {
+  iptablesBackend: {
     flag: 'iptables-backend',
     env: InitEnv.iptablesBackend,
+    kind: 'enum',
+    values: BACKENDS,
     help: 'auto (detect from existing rules, else nft), nft or legacy',
     default: 'auto',
+    doc: '`auto` detects it (see below), `nft` or `legacy`',
   },
-  { flag: 'dry-run', env: InitEnv.dryRun, help: 'print the plan and change nothing', boolean: true },
-  {
+  dryRun: {
+    flag: 'dry-run',
+    env: InitEnv.dryRun,
+    kind: 'flag',
+    help: 'print the plan and change nothing',
+    doc: 'print the exact commands and change nothing',
+  },
+  cleanup: {
     flag: 'cleanup',
     env: InitEnv.cleanup,
+    kind: 'flag',
     help: 'remove everything realip init installed',
-    boolean: true,
+    doc: 'remove everything realip installed',
   },
-  {
-    flag: 'log-level',
-    env: Env.logLevel,
-    help: 'fatal, error, warn, info, debug, trace or silent',
-    default: 'info',
-  },
-];
+  logLevel: { ...LOG_LEVEL_OPTION, help: 'fatal, error, warn, info, debug, trace or silent' },
+} as const satisfies OptionSchema;
+export const INIT_OPTIONS = optionList(INIT_SCHEMA);
 
 export interface ParsedInit {
-  readonly config?: SteeringConfig;
+  readonly config: SteeringConfig;
   readonly help: boolean;
 }
 
@@ -66,81 +76,62 @@ export function parseInitConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): ParsedInit {
   const raw = collectOptions(argv, env, INIT_OPTIONS);
-  if (raw.help) return { help: true };
   const problems = [...raw.problems];
   if (raw.positionals.length > 0) problems.push(`unexpected argument "${raw.positionals[0]}"`);
-  const v = raw.values;
-  const bool = (name: string): boolean => {
-    const text = (v[name] ?? 'false').toLowerCase();
-    if (text === 'true' || text === '1') return true;
-    if (text === 'false' || text === '0' || text === '') return false;
-    problems.push(`${name} must be true or false, got "${v[name]}"`);
-    return false;
-  };
-  const dryRun = bool(InitEnv.dryRun);
-  const cleanup = bool(InitEnv.cleanup);
+  const read = new OptionReader(raw, problems);
+  const o = INIT_SCHEMA;
+  const dryRun = read.flag(o.dryRun);
+  const cleanup = read.flag(o.cleanup);
 
   const listeners: ListenerSpec[] = [];
-  for (const item of splitList(v[Env.listeners])) {
+  for (const item of read.list(o.listener)) {
     const l = parseListener(item);
-    if (typeof l === 'string') problems.push(`--listener / ${Env.listeners}: ${l}`);
+    if (typeof l === 'string') read.problem(o.listener, l);
     else listeners.push(l);
   }
   const seenApp = new Map<number, ListenerSpec>();
   const seenListen = new Map<number, ListenerSpec>();
   for (const l of listeners) {
-    if (seenApp.has(l.appPort))
-      problems.push(`--listener / ${Env.listeners}: app port ${l.appPort} is listed twice`);
+    if (seenApp.has(l.appPort)) read.problem(o.listener, `app port ${l.appPort} is listed twice`);
     if (seenListen.has(l.listenPort)) {
-      problems.push(`--listener / ${Env.listeners}: listen port ${l.listenPort} is listed twice`);
+      read.problem(o.listener, `listen port ${l.listenPort} is listed twice`);
     }
     if (seenApp.has(l.listenPort) || seenListen.has(l.appPort) || l.listenPort === l.appPort) {
-      problems.push(
-        `--listener / ${Env.listeners}: port ${l.listenPort === l.appPort ? l.appPort : `${l.appPort}/${l.listenPort}`} is both an app port and a listen port`,
+      read.problem(
+        o.listener,
+        `port ${l.listenPort === l.appPort ? l.appPort : `${l.appPort}/${l.listenPort}`} is both an app port and a listen port`,
       );
     }
     seenApp.set(l.appPort, l);
     seenListen.set(l.listenPort, l);
   }
   if (!cleanup && listeners.length === 0) {
-    problems.push(
-      `--listener / ${Env.listeners}: at least one listener is required (MODE:LISTEN_PORT:APP_PORT)`,
-    );
+    read.problem(o.listener, `at least one listener is required (MODE:LISTEN_PORT:APP_PORT)`);
   }
 
   const redirectFrom: Cidr[] = [];
-  for (const item of splitList(v[Env.redirectFrom])) {
+  for (const item of read.list(o.redirectFrom)) {
     const c = parseCidr(item);
-    if (typeof c === 'string') problems.push(`--redirect-from / ${Env.redirectFrom}: ${c}`);
+    if (typeof c === 'string') read.problem(o.redirectFrom, c);
     else redirectFrom.push(c);
   }
 
-  const backendText = v[InitEnv.iptablesBackend] ?? 'auto';
-  if (!(BACKENDS as readonly string[]).includes(backendText)) {
-    problems.push(
-      `--iptables-backend / ${InitEnv.iptablesBackend}: "${backendText}" is not one of ${BACKENDS.join(', ')}`,
-    );
-  }
-  const logLevel = v[Env.logLevel] ?? 'info';
-  if (!isLogLevel(logLevel)) problems.push(`--log-level / ${Env.logLevel}: "${logLevel}" is not a log level`);
+  // Not env-var's asEnum: this text is the one users (and steering-state.test.ts) know.
+  const backendText = read.text(o.iptablesBackend) ?? o.iptablesBackend.default;
+  if (!(BACKENDS as readonly string[]).includes(backendText))
+    read.problem(o.iptablesBackend, `"${backendText}" is not one of ${BACKENDS.join(', ')}`);
+  const logLevel: LogLevel = read.enum(o.logLevel);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    help: false,
+    help: raw.help,
     config: Object.freeze({
       listeners: Object.freeze(listeners),
       redirectFrom: Object.freeze(redirectFrom),
       backend: backendText as BackendChoice,
       dryRun,
       cleanup,
-      logLevel: logLevel as LogLevel,
+      logLevel,
     }),
   };
-}
-
-function splitList(text: string | undefined): string[] {
-  return (text ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
 }

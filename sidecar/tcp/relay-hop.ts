@@ -4,8 +4,8 @@
  * work), write a fresh PROXY header carrying the client, then relay bytes both ways unchanged.
  */
 import net from 'node:net';
-import type { EmitVersion } from '../config.ts';
-import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop.ts';
+import type { EmitVersion } from '../../common/contract.ts';
+import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop-contract.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 import { TlvType } from '../proxy-protocol/tlv.ts';
 import type { Tlv } from '../proxy-protocol/types.ts';

@@ -6,7 +6,7 @@
  */
 import net, { type Socket } from 'node:net';
 import type { CloseReason } from '../close-reasons.ts';
-import type { AcceptedConnection, HopContext } from '../hop.ts';
+import type { AcceptedConnection, HopContext } from '../hop-contract.ts';
 import { type ListenerObserver, listenerObserver } from '../observer.ts';
 import { tryLoadNative } from './native/index.ts';
 import { type Relay, type RelayEndReason, type RelayResult, relay } from './pipe.ts';

@@ -11,7 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { RealipError } from '../../common/errors.ts';
-import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop.ts';
+import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop-contract.ts';
 import { loadNative } from './native/index.ts';
 import { systemPreflight, transparentPreflight } from './preflight.ts';
 import { RelaySet } from './relay-set.ts';

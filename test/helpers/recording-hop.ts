@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { ListenerSpec, ProxyMode } from '../../common/contract.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
-import type { AcceptedConnection, Hop } from '../../sidecar/hop.ts';
+import type { AcceptedConnection, Hop } from '../../sidecar/hop-contract.ts';
 import { type Listener, startListener } from '../../sidecar/listener.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../../sidecar/metrics.ts';
 

@@ -11,7 +11,7 @@ import { createHttpHop } from '../../sidecar/http/hop.ts';
 import { type Listener, startListener } from '../../sidecar/listener.ts';
 import { createSidecarMetrics, type SidecarMetrics } from '../../sidecar/metrics.ts';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import type { Hop } from '../../sidecar/hop.ts';
+import type { Hop } from '../../sidecar/hop-contract.ts';
 
 export const REPO = new URL('../..', import.meta.url).pathname;
 

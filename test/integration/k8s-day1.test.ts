@@ -17,7 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { SIDECAR_CONTAINER } from '../../common/contract.ts';
-import { DEFAULT_SIDECAR_IMAGE } from '../../webhook/options.ts';
+import { DEFAULT_SIDECAR_IMAGE } from '../../webhook/config-schema.ts';
 import {
   CHART_DIR,
   type ControlPlane,

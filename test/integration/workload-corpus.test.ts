@@ -25,7 +25,7 @@ import type { Container, Pod } from '../../webhook/admission/pod.ts';
 import { classifyPortName } from '../../webhook/admission/port-rules.ts';
 import { declaredUids } from '../../webhook/admission/sidecar-ports.ts';
 import { parseInjectConfig, resolveDefaults } from '../../webhook/config.ts';
-import { injectYaml } from '../../webhook/inject-cli.ts';
+import { injectYaml } from '../../webhook/inject-yaml.ts';
 import { realipArgv } from '../helpers/k8s.ts';
 
 const DIR = new URL('../fixtures/workloads/', import.meta.url).pathname;

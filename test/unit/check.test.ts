@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { selectorMatches } from '../../webhook/check/checks.ts';
-import { daysLeft, parseBundle, verifyAgainstBundle } from '../../webhook/check/tls.ts';
-import { formatResults } from '../../webhook/check.ts';
+import { daysLeft, parseBundle, verifyAgainstBundle } from '../../webhook/check/served-cert.ts';
+import { formatResults } from '../../webhook/check/report.ts';
 import { generateCertBundle } from '../../webhook/certs.ts';
 
 describe('selectorMatches', () => {

@@ -21,7 +21,7 @@ test('defaults: port 8443, metrics 9090, files mode from cert/key, redirect, aut
   assert.equal(config.injection.proxy, 'required');
   assert.deepEqual(config.injection.trustedCidrs, []);
   // Issue 13, deliberately changed (was 10m / 32Mi / 128Mi, below the measured RSS at 1,000
-  // connections): the measured figures, see webhook/options.ts.
+  // connections): the measured figures, see webhook/config-schema.ts.
   assert.deepEqual(config.injection.resources, {
     cpuRequest: '50m',
     memoryRequest: '96Mi',

@@ -11,7 +11,7 @@ import { admit } from '../../webhook/admission/admit.ts';
 import type { PatchOp } from '../../webhook/admission/json-patch.ts';
 import type { Json, Pod } from '../../webhook/admission/pod.ts';
 import { type ParsedReview, parseReview } from '../../webhook/admission/review.ts';
-import { injectYaml } from '../../webhook/inject-cli.ts';
+import { injectYaml } from '../../webhook/inject-yaml.ts';
 import { defaultsFor, TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
 
 const FIX = new URL('../fixtures/admission/', import.meta.url).pathname;

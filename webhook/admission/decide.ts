@@ -12,6 +12,8 @@ import {
   Annotations,
   ANNOTATION_PREFIX,
   Defaults,
+  EMIT_VERSIONS,
+  type EmitVersion,
   INIT_CONTAINER,
   type ListenerMode,
   PROXY_MODES,
@@ -36,8 +38,6 @@ import { assignSidecarPorts, chooseSidecarUid } from './sidecar-ports.ts';
 /** The kubelet marks static (mirror) pods with this annotation; they cannot be mutated usefully. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
-export const EMIT_VERSIONS = ['v1', 'v2'] as const;
-export type EmitVersion = (typeof EMIT_VERSIONS)[number];
 export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 export type PullPolicy = (typeof PULL_POLICIES)[number];
 export const NATIVE_SIDECAR_MODES = ['auto', 'on', 'off'] as const;

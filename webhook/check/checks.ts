@@ -21,7 +21,7 @@ import { Annotations, INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from
 import { allowsNetAdmin, meshOf, type PodSecurityLevel, podSecurityLevel } from '../admission/namespace.ts';
 import { failureOf, kubeconfigHint, TimeoutError, withTimeout } from './cause.ts';
 import { serviceAdvice } from './services.ts';
-import { daysLeft, fetchServedCertificate, parseBundle, verifyAgainstBundle } from './tls.ts';
+import { daysLeft, fetchServedCertificate, parseBundle, verifyAgainstBundle } from './served-cert.ts';
 
 /** `info`: advice that fails nothing (edge Services). */
 export type Status = 'pass' | 'fail' | 'warn' | 'skip' | 'info';

@@ -1,30 +1,21 @@
 /**
- * `realip inject -f FILE|-`: the webhook's decision and patch, offline, for GitOps. Reads
- * multi-document YAML, injects the pod template of every Pod, Deployment, StatefulSet, DaemonSet,
- * ReplicaSet, Job, CronJob (and the items of a List) exactly as the webhook would (same decide()
- * and mutatePod()), and writes the documents back; other documents pass through unchanged.
+ * `realip inject -f FILE|-` (cli/commands/inject.ts): the webhook's decision and patch, offline,
+ * for GitOps. Reads multi-document YAML, injects the pod template of every Pod, Deployment,
+ * StatefulSet, DaemonSet, ReplicaSet, Job, CronJob (and the items of a List) exactly as the
+ * webhook would (same decide() and mutatePod()), and writes the documents back; other documents
+ * pass through unchanged.
  * Errors name the document and the field. `--native-sidecar auto` means on here (no API server
  * is asked): pass `--native-sidecar off` for clusters older than 1.29. Namespace documents in the
  * input stand for the cluster's namespaces (Pod Security label, mesh labels, the namespace's
  * realip.dev/ports), as the webhook would read them. Every decision is summarized on stderr: per
  * workload, injected or not and why, and each port's fate.
  */
-import { readFileSync } from 'node:fs';
 import { Document, parseAllDocuments } from 'yaml';
-import { ConfigError, failureLine } from '../common/errors.ts';
-import { renderHelp } from '../common/options.ts';
 import { decide, type InjectionDefaults } from './admission/decide.ts';
 import { NO_NAMESPACE, type NamespaceInfo, type NamespaceView } from './admission/namespace.ts';
 import { markSkipped, mutatePod } from './admission/patch.ts';
 import { checkPodShape, type Pod } from './admission/pod.ts';
 import { injectedLines, notInjectedLines } from './admission/report.ts';
-import { INJECT_CLI_OPTIONS, parseInjectConfig, resolveDefaults } from './config.ts';
-
-export const INJECT_USAGE = renderHelp(
-  'realip inject -f FILE|- [options]',
-  'Injects the realip sidecar into the pod templates of a YAML stream, as the webhook would, and prints it.',
-  INJECT_CLI_OPTIONS,
-);
 
 /** Where the pod template sits in each workload kind. */
 const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -203,39 +194,4 @@ export function injectYaml(text: string, defaults: InjectionDefaults): InjectRes
     .map((d) => (d.endsWith('\n') ? d : `${d}\n`))
     .join('---\n');
   return { output, notes, errors };
-}
-
-export async function run(argv: readonly string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseInjectConfig>;
-  try {
-    parsed = parseInjectConfig(argv, process.env);
-  } catch (err: unknown) {
-    process.stderr.write(failureLine('inject', err, err instanceof ConfigError ? undefined : 'CFG_INVALID'));
-    return 2;
-  }
-  if (parsed.help) {
-    process.stdout.write(`${INJECT_USAGE}\n`);
-    return 0;
-  }
-  const { file, injection } = parsed.config;
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err: unknown) {
-    process.stderr.write(
-      `realip inject: CLI_READ_FAILED: ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    return 1;
-  }
-  const result = injectYaml(
-    text,
-    resolveDefaults(injection, { nativeSidecar: true, nativeSidecarNamedPorts: true }),
-  );
-  for (const n of result.notes) process.stderr.write(`${n}\n`);
-  if (result.errors.length > 0) {
-    process.stderr.write(`realip inject: INJ_INVALID_INPUT:\n  - ${result.errors.join('\n  - ')}\n`);
-    return 1;
-  }
-  process.stdout.write(result.output);
-  return 0;
 }

@@ -3,32 +3,24 @@
  * and listeners -> on SIGTERM: not ready, stop accepting, drain in-flight work, exit 0.
  */
 import type { Server } from 'node:http';
-import { ExitCode, failureLine } from '../common/errors.ts';
-import { createLogger } from '../common/logger.ts';
-import { startAdmin } from './admin.ts';
-import { parseSidecarConfig, SIDECAR_USAGE, type SidecarConfig } from './config.ts';
-import type { Hop } from './hop.ts';
-import { hopFactories } from './hops.ts';
-import { type Listener, startListener } from './listener.ts';
-import { createSidecarMetrics } from './metrics.ts';
+import { type Command, type Io, untilStopped } from '../../common/command.ts';
+import { ExitCode, failureLine } from '../../common/errors.ts';
+import { createLogger } from '../../common/logger.ts';
+import { startAdmin } from '../../sidecar/admin.ts';
+import { parseSidecarConfig, SIDECAR_USAGE, type SidecarConfig } from '../../sidecar/config.ts';
+import type { Hop } from '../../sidecar/hop-contract.ts';
+import { hopFactories } from '../../sidecar/hop-factories.ts';
+import { type Listener, startListener } from '../../sidecar/listener.ts';
+import { createSidecarMetrics } from '../../sidecar/metrics.ts';
 
-export async function run(argv: readonly string[]): Promise<number> {
-  let config: SidecarConfig;
-  try {
-    const parsed = parseSidecarConfig(argv, process.env);
-    if (parsed.help) {
-      process.stdout.write(`${SIDECAR_USAGE}\n`);
-      return 0;
-    }
-    config = parsed.config;
-  } catch (err: unknown) {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${SIDECAR_USAGE}\n`);
-      return 0;
-    }
-    process.stderr.write(failureLine('sidecar', err, 'CFG_INVALID'));
-    return ExitCode.usage;
-  }
+export const command: Command<SidecarConfig> = {
+  name: 'sidecar',
+  help: SIDECAR_USAGE,
+  parse: (argv, env) => parseSidecarConfig(argv, env).config,
+  run,
+};
+
+async function run(config: SidecarConfig, io: Io): Promise<number> {
   const log = createLogger('realip-sidecar', config.logLevel);
   const metrics = createSidecarMetrics();
   const state = { ready: false };
@@ -60,7 +52,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       listeners.push({ listener: await startListener(spec, config, hop, log, metrics), hop });
     }
   } catch (err: unknown) {
-    process.stderr.write(failureLine('sidecar', err));
+    io.stderr(failureLine('sidecar', err));
     log.flush();
     for (const { listener } of listeners) listener.server.close();
     admin?.close();
@@ -69,10 +61,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   state.ready = true;
   log.info({ listeners: config.listeners.length, adminPort: config.adminPort }, 'sidecar ready');
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   state.ready = false;
   log.info({ signal, graceMs: config.drainTimeoutMs }, 'draining');
   const deadline = Date.now() + config.drainTimeoutMs;

@@ -3,10 +3,16 @@
  * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
  */
 import { hostname } from 'node:os';
-import { ConfigError, failureLine, isRealipError, UNEXPECTED } from '../common/errors.ts';
-import { createLogger } from '../common/logger.ts';
-import { renderHelp } from '../common/options.ts';
-import { parseWebhookConfig, resolveDefaults, WEBHOOK_OPTIONS, type WebhookConfig } from './config.ts';
+import { type Command, type Io, untilStopped } from '../../common/command.ts';
+import { failureLine, isRealipError, UNEXPECTED } from '../../common/errors.ts';
+import { createLogger } from '../../common/logger.ts';
+import { renderHelp } from '../../common/option-schema.ts';
+import {
+  parseWebhookConfig,
+  resolveDefaults,
+  WEBHOOK_OPTIONS,
+  type WebhookConfig,
+} from '../../webhook/config.ts';
 import {
   detectNativeSidecar,
   isFallbackConfig,
@@ -14,8 +20,8 @@ import {
   kubeEventSender,
   loadKubeConfig,
   namespaceLookup,
-} from './kube.ts';
-import { startWebhook } from './server.ts';
+} from '../../webhook/kube.ts';
+import { startWebhook } from '../../webhook/server.ts';
 
 export const WEBHOOK_USAGE = renderHelp(
   'realip webhook [options]',
@@ -31,19 +37,14 @@ function startCode(err: unknown): string {
     : UNEXPECTED;
 }
 
-export async function run(argv: readonly string[]): Promise<number> {
-  let config: WebhookConfig;
-  try {
-    const parsed = parseWebhookConfig(argv, process.env);
-    if (parsed.help) {
-      process.stdout.write(`${WEBHOOK_USAGE}\n`);
-      return 0;
-    }
-    config = parsed.config;
-  } catch (err: unknown) {
-    process.stderr.write(failureLine('webhook', err, err instanceof ConfigError ? undefined : 'CFG_INVALID'));
-    return 2;
-  }
+export const command: Command<WebhookConfig> = {
+  name: 'webhook',
+  help: WEBHOOK_USAGE,
+  parse: (argv, env) => parseWebhookConfig(argv, env).config,
+  run,
+};
+
+async function run(config: WebhookConfig, io: Io): Promise<number> {
   const log = createLogger('realip-webhook', config.logLevel);
   let running: Awaited<ReturnType<typeof startWebhook>>;
   try {
@@ -78,16 +79,13 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (err: unknown) {
     log.error({ err }, 'webhook failed to start');
     log.flush();
-    process.stderr.write(failureLine('webhook', err, isRealipError(err) ? undefined : startCode(err)));
+    io.stderr(failureLine('webhook', err, isRealipError(err) ? undefined : startCode(err)));
     return 1;
   }
   // A bad request must never take the process down; anything that escapes is logged, not fatal.
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   running.state.ready = false;
   log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down');
   if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));

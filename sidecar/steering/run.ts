@@ -1,70 +1,21 @@
 /**
- * `realip init`: steer the pod's traffic into the sidecar (redirect mode). Runs in an init container
- * with NET_ADMIN in the pod's network namespace; reads the same REALIP_LISTENERS as the sidecar.
+ * What `realip init` does: steer the pod's traffic into the sidecar (redirect mode). Runs in an
+ * init container with NET_ADMIN in the pod's network namespace; reads the same REALIP_LISTENERS as
+ * the sidecar (cli/commands/init.ts parses them).
  */
 import { Defaults } from '../../common/contract.ts';
-import { ConfigError, isRealipError } from '../../common/errors.ts';
+import type { Io } from '../../common/command.ts';
 import type { IpFamily } from '../../common/ip.ts';
 import { createLogger } from '../../common/logger.ts';
-import { renderHelp } from '../../common/options.ts';
 import { type Action, planActions, renderActions, runActions } from './apply.ts';
 import { chooseBackend, noCapability } from './backend.ts';
 import { cleanupActions } from './cleanup.ts';
-import { INIT_OPTIONS, parseInitConfig, type SteeringConfig } from './config.ts';
+import type { SteeringConfig } from './config.ts';
 import { planSteering, renderInstall } from './plan.ts';
-import { realSystem, type System } from './system.ts';
+import type { System } from './system.ts';
 
-const USAGE =
-  'realip init [--listener MODE:LISTEN_PORT:APP_PORT ...] [--redirect-from CIDRS] [--dry-run] [--cleanup]';
-const SUMMARY =
-  'Installs (or with --cleanup removes) the iptables REDIRECT rules and policy routing that steer the\n' +
-  "pod's incoming connections on the app ports to the realip sidecar. Atomic and re-entrant.";
-
-export interface Io {
-  readonly stdout: (s: string) => void;
-  readonly stderr: (s: string) => void;
-}
-
-export async function run(argv: readonly string[]): Promise<number> {
-  return runInit(argv, process.env, realSystem(process.env), {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-  });
-}
-
-export async function runInit(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  sys: System,
-  io: Io,
-): Promise<number> {
-  let config: SteeringConfig;
-  try {
-    const parsed = parseInitConfig(argv, env);
-    if (parsed.help || !parsed.config) {
-      io.stdout(`${renderHelp(USAGE, SUMMARY, INIT_OPTIONS)}\n`);
-      return 0;
-    }
-    config = parsed.config;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(`realip init: ${err.code}: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  try {
-    return await execute(config, sys, io);
-  } catch (err) {
-    if (isRealipError(err)) {
-      io.stderr(`realip init: ${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
-}
-
-async function execute(config: SteeringConfig, sys: System, io: Io): Promise<number> {
+/** Installs (or removes) the steering of `config`; with --dry-run prints the plan instead. */
+export async function executeSteering(config: SteeringConfig, sys: System, io: Io): Promise<number> {
   const log = createLogger('realip-init', config.logLevel);
   const families: IpFamily[] = sys.hasIPv6() ? [4, 6] : [4];
   if (families.length === 1) log.info('ipv6 is disabled in this network namespace: ipv4 only');

@@ -1,6 +1,6 @@
 /** Listener mode -> hop factory, loaded lazily so a pod with only http listeners never loads the native helper. */
 import type { ListenerMode } from '../common/contract.ts';
-import type { HopFactory } from './hop.ts';
+import type { HopFactory } from './hop-contract.ts';
 
 export const hopFactories: Readonly<Record<ListenerMode, () => Promise<HopFactory>>> = {
   http: async () => (await import('./http/hop.ts')).createHttpHop,
