@@ -11,24 +11,14 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeEphemeralPort } from '../devkit/ports.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const body = readFileSync(join(ROOT, 'test/fixtures/admission/web-deployment.review.json'));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function hasTaskset(): boolean {
   try {
@@ -169,8 +159,8 @@ async function main(): Promise<void> {
     });
     writeFileSync(join(dir, 'tls.crt'), b.cert);
     writeFileSync(join(dir, 'tls.key'), b.key);
-    const port = await freePort();
-    const metricsPort = await freePort();
+    const port = await freeEphemeralPort();
+    const metricsPort = await freeEphemeralPort();
     const args = [
       join(ROOT, 'bin/realip.js'),
       'webhook',

@@ -26,8 +26,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls, { type TLSSocket } from 'node:tls';
 import fc from 'fast-check';
 import { generateCertBundle } from '../../webhook/certs.ts';
-import { CLI } from '../helpers/tcp.ts';
-import { figure, percentile, pool, rssSampler, size, freePort } from './lib/harness.ts';
+import { CLI } from '../support/tcp.ts';
+import { figure, percentile, pool, rssSampler, size } from './lib/harness.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const SEED = process.env.REALIP_SPOOF_SEED ? Number(process.env.REALIP_SPOOF_SEED) : randomInt(1, 2 ** 31);
 const FUZZ = size('webhook_fuzz', 2_000, 20_000);
@@ -378,8 +379,8 @@ describe(`webhook under abuse (seed ${SEED})`, () => {
 
   before(async () => {
     secret = await secretDir();
-    port = await freePort();
-    metricsPort = await freePort();
+    port = await freePortBelowEphemeral();
+    metricsPort = await freePortBelowEphemeral();
     child = spawn(
       process.execPath,
       [

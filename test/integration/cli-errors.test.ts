@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateCertBundle } from '../../webhook/certs.ts';
-import { freePort, realipArgv } from '../helpers/k8s.ts';
-import { REPO } from '../helpers/procs.ts';
+import { realipArgv } from '../support/k8s.ts';
+import { REPO } from '../support/procs.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'realip-cli-errors-'));
 /** Every code is documented; a reported code must be one of them. */
@@ -110,7 +111,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
       '--trusted-cidrs',
       '10.0.0.0/8',
       '--admin-port',
-      String(await freePort()),
+      String(await freeEphemeralPort()),
       '--admin-host',
       '127.0.0.1',
     ]);
@@ -133,7 +134,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
         '--host',
         '127.0.0.1',
         '--metrics-port',
-        String(await freePort()),
+        String(await freeEphemeralPort()),
         '--tls-cert-file',
         join(DIR, 'tls.crt'),
         '--tls-key-file',
@@ -165,7 +166,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
   });
 
   test('realip check: no API server at the kubeconfig address', async () => {
-    const port = await freePort();
+    const port = await freeEphemeralPort();
     const kubeconfig = join(DIR, 'kubeconfig.yaml');
     writeFileSync(
       kubeconfig,
@@ -188,7 +189,13 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
   });
 
   test('realip sidecar-wait: nothing gets ready on the admin port', async () => {
-    const r = await realip(['sidecar-wait', '--admin-port', String(await freePort()), '--timeout-ms', '300']);
+    const r = await realip([
+      'sidecar-wait',
+      '--admin-port',
+      String(await freeEphemeralPort()),
+      '--timeout-ms',
+      '300',
+    ]);
     assertReported(r, 'sidecar-wait', 'CLI_SIDECAR_NOT_READY', 1);
   });
 

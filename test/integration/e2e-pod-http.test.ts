@@ -9,8 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
-import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
+import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
+import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
 
 const APP_PORT = 8080;
 const LISTEN_PORT = 15001;

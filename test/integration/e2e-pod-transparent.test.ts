@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
-import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
+import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
 
 const APP_PORT = 6379;
 const LISTEN_PORT = 15002;

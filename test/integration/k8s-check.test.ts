@@ -11,7 +11,6 @@ import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import {
   type ControlPlane,
   chartWebhookEnv,
-  freePort,
   helmTemplate,
   type RunningWebhook,
   realipArgv,
@@ -19,7 +18,8 @@ import {
   startControlPlane,
   startRealipWebhook,
   applyChartObjects,
-} from '../helpers/k8s.ts';
+} from '../support/k8s.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const NS = 'realip-system';
 
@@ -279,7 +279,7 @@ describe('realip check on a real kube-apiserver', () => {
   });
 
   test('connection refused: nothing listens at the kubeconfig server', async () => {
-    const port = await freePort();
+    const port = await freeEphemeralPort();
     const r = checkWith(kubeconfigFile('refused', `https://127.0.0.1:${port}`, cp.caPem, cp.token));
     assert.equal(r.status, 1, r.out);
     assert.match(

@@ -19,7 +19,7 @@ import {
   startControlPlane,
   startRealipWebhook,
   applyChartObjects,
-} from '../helpers/k8s.ts';
+} from '../support/k8s.ts';
 
 const NS = 'realip-system';
 const LEVELS = ['privileged', 'baseline', 'restricted'] as const;

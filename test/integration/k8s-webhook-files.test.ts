@@ -17,7 +17,7 @@ import {
   startControlPlane,
   startRealipWebhook,
   applyChartObjects,
-} from '../helpers/k8s.ts';
+} from '../support/k8s.ts';
 
 const NS = 'realip-files';
 

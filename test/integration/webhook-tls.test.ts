@@ -7,12 +7,12 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 import { generateCertBundle } from '../../webhook/certs.ts';
 import { startWebhook } from '../../webhook/server.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
@@ -140,24 +140,14 @@ test('real TLS: admission over HTTPS with a pinned CA; cert files swapped mid-te
   await assert.rejects(get(wh.metricsPort, '/healthz'));
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-cmd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
   writeFileSync(join(dir, 'tls.crt'), b.cert);
   writeFileSync(join(dir, 'tls.key'), b.key);
-  const port = await freePort();
-  const metricsPort = await freePort();
+  const port = await freeEphemeralPort();
+  const metricsPort = await freeEphemeralPort();
   const child = spawn(
     process.execPath,
     [
@@ -207,8 +197,8 @@ test('--shutdown-delay-ms: after SIGTERM /readyz fails at once while admissions 
   const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
   writeFileSync(join(dir, 'tls.crt'), b.cert);
   writeFileSync(join(dir, 'tls.key'), b.key);
-  const port = await freePort();
-  const metricsPort = await freePort();
+  const port = await freeEphemeralPort();
+  const metricsPort = await freeEphemeralPort();
   const child = spawn(
     process.execPath,
     [
