@@ -9,10 +9,20 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
 import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 7000;
 const LISTEN_PORT = 15003;
 const ADMIN_PORT = 15021;
+
+const MODE: PodMode = {
+  mode: 'tcp',
+  listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
+  appPort: APP_PORT,
+  adminPort: ADMIN_PORT,
+  forgedPayload: 'hello\n',
+  forgedOverV6: false,
+};
 
 describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
   let w: World;
@@ -44,7 +54,7 @@ stream {
     const nginx = w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
     await w.pod.waitForPort(APP_PORT, 10_000, nginx);
     sidecar = await setupPod(w, dir, {
-      listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
+      listener: MODE.listener,
       listenPort: LISTEN_PORT,
       appPort: APP_PORT,
       adminPort: ADMIN_PORT,
@@ -83,53 +93,5 @@ stream {
     assert.match(await viaEdge(a.clientV6[1]!, a.edgeClientSideV6, EDGE_V2), /^client=2001:db8::8:\d+ peer=/);
   });
 
-  it('a probe from the node reaches the app through its configured tcp probe on the admin port', async () => {
-    const r = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/app/readyz`,
-    ]);
-    assert.equal(r.stdout, '200', r.stderr);
-    // The old open path (any loopback port) is gone.
-    const old = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
-    ]);
-    assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
-  });
-
-  it('a forged PROXY header from another pod is refused: nothing comes back', async () => {
-    const a = w.addr;
-    const r = await w.other.connect({
-      host: a.podV4,
-      port: APP_PORT,
-      send: `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nhello\n`,
-    });
-    assert.equal(r.data, '');
-  });
-
-  it('init re-run leaves identical rules; --cleanup restores the original state', async () => {
-    const once = await steeringState(w.pod);
-    const again = await w.pod.realip([
-      'init',
-      '--listener',
-      `tcp:${LISTEN_PORT}:${APP_PORT}`,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await steeringState(w.pod), once);
-    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
-    assert.equal(clean.code, 0, clean.stderr);
-    assert.equal(await steeringState(w.pod), stateBefore);
-  });
+  for (const c of podCasesFor(MODE, () => ({ w, stateBefore }))) it(c.name, c.fn);
 });

@@ -112,6 +112,8 @@ before(async () => {
     listeners: [`transparent:${SIDECAR_PORT}:${APP_PORT}`],
     trusted: '10.99.0.1/32',
     prefix: nsPrefix(NS.pod),
+    // In the pod namespace the admin port is out of reach from here: wait for the log line.
+    ready: 'log',
   });
   procs.push(sidecar);
   procs.push(
@@ -290,6 +292,7 @@ describe('transparent mode refuses to start when it cannot work', () => {
       listeners: [`transparent:${SIDECAR_PORT}:${APP_PORT}`],
       trusted: '10.0.0.0/8',
       prefix: nsPrefix(NS.bare),
+      ready: 'log',
     });
     await sc.stop();
     assert.match(sc.output(), /sidecar ready/);
