@@ -23,6 +23,7 @@ import { CRLFCRLF } from '../sidecar/http/chars.ts';
 import { RequestHead } from '../sidecar/http/request-head.ts';
 import { ResponseTracker } from '../sidecar/http/response.ts';
 import { freeEphemeralPort, waitForPort } from '../devkit/ports.ts';
+import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
@@ -163,18 +164,13 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
         String(PROXY_CORE),
         process.execPath,
         ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-        `${REPO}.cache/bench-dist/cli/main.js`,
-        'sidecar',
-        '--listener',
-        `http:${port}:${appPort}`,
-        '--trusted-cidrs',
-        '127.0.0.0/8',
-        '--admin-port',
-        String(admin),
-        '--admin-host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
+        ...sidecarArgv(`${REPO}.cache/bench-dist/cli/main.js`, {
+          listeners: [`http:${port}:${appPort}`],
+          trusted: '127.0.0.0/8',
+          adminPort: admin,
+          adminHost: '127.0.0.1',
+          args: ['--log-level', 'warn'],
+        }),
       ]);
       children.push(child);
       proxies.push({ name: 'realip', port, child });

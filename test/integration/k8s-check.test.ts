@@ -10,15 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import {
   type ControlPlane,
-  chartWebhookEnv,
-  helmTemplate,
   type RunningWebhook,
   realipArgv,
   serviceAccountKubeconfig,
   startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
 } from '../support/k8s.ts';
+import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const NS = 'realip-system';
@@ -100,31 +97,13 @@ describe('realip check on a real kube-apiserver', () => {
     cp = await startControlPlane();
     core = cp.kc.makeApiClient(CoreV1Api);
     adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
     // Issue 13: with no trusted CIDRs a redirect-mode pod is skipped (INJ_SKIP_NO_TRUSTED_SOURCES),
     // so the dry-run pod needs them set, as every real install does.
-    const rendered = helmTemplate([
-      '--set',
-      'injection.trustedCidrs={10.20.0.0/16}',
-      '--set',
-      'webhook.url=https://127.0.0.1:1/mutate',
-      '--set',
-      'tls.extraSans={127.0.0.1}',
-    ]);
-    await applyChartObjects(cp, rendered);
-    webhook = await startRealipWebhook(
-      {
-        ...chartWebhookEnv(rendered),
-        REALIP_WEBHOOK_NAMESPACE: NS,
-        KUBECONFIG: cp.kubeconfigPath,
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await adm.patchMutatingWebhookConfiguration({
-      name: 'realip',
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-    });
+    ({ webhook } = await startChartWebhook(cp, {
+      namespace: NS,
+      values: selfManagedTlsValues('{10.20.0.0/16}'),
+      identity: 'admin',
+    }));
   });
   after(async () => {
     await webhook?.stop();

@@ -6,18 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { SIDECAR_CONTAINER } from '../../common/contract.ts';
 import {
   type ControlPlane,
   chartWebhookEnv,
-  helmTemplate,
   type RunningWebhook,
-  serviceAccountKubeconfig,
   startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
 } from '../support/k8s.ts';
+import { startChartWebhook } from '../support/envtest.ts';
 
 const NS = 'realip-files';
 
@@ -89,9 +86,10 @@ describe('tls.mode=secret on a real kube-apiserver', () => {
     // The files the Deployment would mount from the Secret.
     writeFileSync(join(cp.dir, 'tls.crt'), readFileSync(join(cp.dir, 'first.pem')));
     writeFileSync(join(cp.dir, 'tls.key'), readFileSync(join(cp.dir, 'first.key')));
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    const rendered = helmTemplate(
-      [
+    const started = await startChartWebhook(cp, {
+      namespace: NS,
+      release: NS,
+      values: [
         '--set',
         'tls.mode=secret',
         '--set',
@@ -99,36 +97,23 @@ describe('tls.mode=secret on a real kube-apiserver', () => {
         '--set-file',
         `tls.caBundle=${join(cp.dir, 'ca.pem')}`,
         '--set',
-        'webhook.url=https://127.0.0.1:1/mutate',
-        '--set',
         'webhook.failurePolicy=Fail',
         // Issue 13: without trusted CIDRs a redirect-mode pod is skipped (nothing may be steered).
         '--set',
         'injection.trustedCidrs={10.20.0.0/16}',
       ],
-      { release: NS, namespace: NS },
-    );
-    await applyChartObjects(cp, rendered);
-    const env = chartWebhookEnv(rendered);
-    assert.equal(env.REALIP_TLS_MODE, 'files');
-    webhook = await startRealipWebhook(
-      {
-        ...env,
-        REALIP_WEBHOOK_NAMESPACE: NS,
+      // Files mode needs the API only for the version: the chart's ClusterRole grants just that.
+      identity: 'chart-service-account',
+      env: {
         // Where the chart mounts the Secret, here in the test's directory.
         REALIP_TLS_CERT_FILE: join(cp.dir, 'tls.crt'),
         REALIP_TLS_KEY_FILE: join(cp.dir, 'tls.key'),
         REALIP_TLS_POLL_INTERVAL_MS: '200',
-        // Files mode needs the API only for the version: the chart's ClusterRole grants just that.
-        KUBECONFIG: await serviceAccountKubeconfig(cp, NS, NS),
-        REALIP_LOG_LEVEL: 'warn',
       },
-      cp.dir,
-    );
-    await cp.kc.makeApiClient(AdmissionregistrationV1Api).patchMutatingWebhookConfiguration({
-      name: NS,
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
     });
+    webhook = started.webhook;
+    // The chart chose files mode (checked once the webhook serves, which it did with these files).
+    assert.equal(chartWebhookEnv(started.rendered).REALIP_TLS_MODE, 'files');
     await core.createNamespace({
       body: { metadata: { name: 'shop', labels: { 'realip.dev/inject': 'enabled' } } },
     });

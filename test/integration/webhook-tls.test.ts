@@ -6,13 +6,12 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { postMutate, webhookArgv } from '../../devkit/webhook-client.ts';
 import { generateCertBundle } from '../../webhook/certs.ts';
 import { startWebhook } from '../../webhook/server.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
@@ -21,39 +20,14 @@ const FIX = new URL('../fixtures/admission/', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const review = readFileSync(join(FIX, 'web-deployment.review.json'), 'utf8');
 
-interface Answer {
-  status: number;
-  body: string;
-  fingerprint: string;
-}
-
-function post(port: number, ca: string | string[], body: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca,
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString(),
-            fingerprint: (res.socket as TLSSocket).getPeerCertificate().fingerprint256,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** The API server's call, with the served certificate's fingerprint. */
+async function post(
+  port: number,
+  ca: string | string[],
+  body: string,
+): Promise<{ status: number; body: string; fingerprint: string }> {
+  const a = await postMutate(port, ca, body, { tlsDetails: true });
+  return { status: a.status, body: a.body, fingerprint: a.fingerprint ?? '' };
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -148,30 +122,17 @@ test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', 
   writeFileSync(join(dir, 'tls.key'), b.key);
   const port = await freeEphemeralPort();
   const metricsPort = await freeEphemeralPort();
-  const child = spawn(
-    process.execPath,
-    [
-      `${ROOT}bin/realip.js`,
-      'webhook',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-    ],
-    {
-      env: {
-        ...process.env,
-        REALIP_TLS_CERT_FILE: join(dir, 'tls.crt'),
-        REALIP_TLS_KEY_FILE: join(dir, 'tls.key'),
-        REALIP_NATIVE_SIDECAR: 'on',
-        REALIP_TRUSTED_CIDRS: '10.0.0.0/8',
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, webhookArgv(`${ROOT}bin/realip.js`, { port, metricsPort }), {
+    env: {
+      ...process.env,
+      REALIP_TLS_CERT_FILE: join(dir, 'tls.crt'),
+      REALIP_TLS_KEY_FILE: join(dir, 'tls.key'),
+      REALIP_NATIVE_SIDECAR: 'on',
+      REALIP_TRUSTED_CIDRS: '10.0.0.0/8',
+      REALIP_LOG_LEVEL: 'warn',
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -201,24 +162,20 @@ test('--shutdown-delay-ms: after SIGTERM /readyz fails at once while admissions 
   const metricsPort = await freeEphemeralPort();
   const child = spawn(
     process.execPath,
-    [
-      `${ROOT}bin/realip.js`,
-      'webhook',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-      '--shutdown-delay-ms',
-      '1500',
-      '--native-sidecar',
-      'off',
-      '--tls-cert-file',
-      join(dir, 'tls.crt'),
-      '--tls-key-file',
-      join(dir, 'tls.key'),
-    ],
+    webhookArgv(`${ROOT}bin/realip.js`, {
+      port,
+      metricsPort,
+      args: [
+        '--shutdown-delay-ms',
+        '1500',
+        '--native-sidecar',
+        'off',
+        '--tls-cert-file',
+        join(dir, 'tls.crt'),
+        '--tls-key-file',
+        join(dir, 'tls.key'),
+      ],
+    }),
     { env: { ...process.env, REALIP_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
