@@ -5,13 +5,10 @@
 // Also: kubelet-style probes from the node through the admin port, a forged header from another pod,
 // init re-run and cleanup with everything running. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
-import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
-import { type PodMode, podCasesFor } from '../support/pod-e2e-cases.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 8080;
 const LISTEN_PORT = 15001;
@@ -40,30 +37,39 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
   let sidecar: Spawned;
   let stateBefore: string;
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-http-'));
-    w = await buildWorld('e2eh');
-    stateBefore = await steeringState(w.pod);
-    app = w.pod.spawn([process.execPath, '-e', APP]);
-    await w.pod.waitForPort(APP_PORT, 10_000, app);
-    sidecar = await setupPod(w, dir, {
-      listener: `http:${LISTEN_PORT}:${APP_PORT}`,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: {
-        '/app-health/app/livez': {
-          httpGet: {
-            port: APP_PORT,
-            path: '/healthz',
-            scheme: 'HTTP',
-            httpHeaders: [{ name: 'X-Probe', value: 'kubelet' }],
-          },
-          timeoutSeconds: 2,
+  const MODE: PodMode = {
+    mode: 'http',
+    listener: `http:${LISTEN_PORT}:${APP_PORT}`,
+    appPort: APP_PORT,
+    adminPort: ADMIN_PORT,
+    listenPort: LISTEN_PORT,
+    appProbes: {
+      '/app-health/app/livez': {
+        httpGet: {
+          port: APP_PORT,
+          path: '/healthz',
+          scheme: 'HTTP',
+          httpHeaders: [{ name: 'X-Probe', value: 'kubelet' }],
         },
-        '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 },
+        timeoutSeconds: 2,
       },
-    });
+      '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 },
+    },
+    world: 'e2eh',
+    startApp: (w) => w.pod.spawn([process.execPath, '-e', APP]),
+    forgedPayload: 'GET /forged HTTP/1.1\r\nHost: pod\r\n\r\n',
+    forgedOverV6: true,
+    // The app logs every request it answers: neither the forged path nor the forged client.
+    forgedNeverSeen: /forged|203\.0\.113\.66/,
+    afterRerun: async () =>
+      assert.equal(
+        (await viaEdge(w.addr.clientV4[2]!, w.addr.edgeClientSideV4, EDGE_V1, '/after-rerun')).xff,
+        '198.51.100.9',
+      ),
+  };
+
+  before(async () => {
+    ({ w, dir, app, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));
@@ -170,20 +176,5 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
     assert.notEqual(direct.code, 0, 'a header-less connection to the intercepted port must be refused');
   });
 
-  const MODE: PodMode = {
-    mode: 'http',
-    listener: `http:${LISTEN_PORT}:${APP_PORT}`,
-    appPort: APP_PORT,
-    adminPort: ADMIN_PORT,
-    forgedPayload: 'GET /forged HTTP/1.1\r\nHost: pod\r\n\r\n',
-    forgedOverV6: true,
-    // The app logs every request it answers: neither the forged path nor the forged client.
-    forgedNeverSeen: /forged|203\.0\.113\.66/,
-    afterRerun: async () =>
-      assert.equal(
-        (await viaEdge(w.addr.clientV4[2]!, w.addr.edgeClientSideV4, EDGE_V1, '/after-rerun')).xff,
-        '198.51.100.9',
-      ),
-  };
   for (const c of podCasesFor(MODE, () => ({ w, app, stateBefore }))) it(c.name, c.fn);
 });

@@ -3,13 +3,12 @@
 // fresh PROXY header -> a PROXY-aware app (nginx stream, `listen ... proxy_protocol`), which receives
 // the client in that header. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
-import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
-import { type PodMode, podCasesFor } from '../support/pod-e2e-cases.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 7000;
 const LISTEN_PORT = 15003;
@@ -20,21 +19,11 @@ const MODE: PodMode = {
   listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
   appPort: APP_PORT,
   adminPort: ADMIN_PORT,
-  forgedPayload: 'hello\n',
-  forgedOverV6: false,
-};
-
-describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
-  let w: World;
-  let dir: string;
-  let sidecar: Spawned;
-  let stateBefore: string;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-tcp-'));
-    w = await buildWorld('e2et');
-    stateBefore = await steeringState(w.pod);
-    // The app: nginx stream, answering with the client it read from the PROXY header.
+  listenPort: LISTEN_PORT,
+  appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
+  world: 'e2et',
+  // The app: nginx stream, answering with the client it read from the PROXY header.
+  startApp(w, dir) {
     writeFileSync(
       join(dir, 'nginx.conf'),
       `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -51,15 +40,20 @@ stream {
 }
 `,
     );
-    const nginx = w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
-    await w.pod.waitForPort(APP_PORT, 10_000, nginx);
-    sidecar = await setupPod(w, dir, {
-      listener: MODE.listener,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
-    });
+    return w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  },
+  forgedPayload: 'hello\n',
+  forgedOverV6: false,
+};
+
+describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
+  let w: World;
+  let dir: string;
+  let sidecar: Spawned;
+  let stateBefore: string;
+
+  before(async () => {
+    ({ w, dir, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));

@@ -4,30 +4,14 @@
 // app whose getpeername() is the client. The app's reply reaching the client proves the policy
 // routing. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../support/netns.ts';
-import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../support/pod-e2e.ts';
-import { type PodMode, podCasesFor } from '../support/pod-e2e-cases.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 6379;
 const LISTEN_PORT = 15002;
 const ADMIN_PORT = 15021;
-
-const MODE: PodMode = {
-  mode: 'transparent',
-  listener: `transparent:${LISTEN_PORT}:${APP_PORT}`,
-  appPort: APP_PORT,
-  adminPort: ADMIN_PORT,
-  forgedPayload: 'hello\n',
-  forgedOverV6: false,
-  // The app logs each peer: the forged client must never be one.
-  forgedNeverSeen: /203\.0\.113\.66/,
-  // The transparent mode's own routing rule, besides the REDIRECT.
-  initRules: /from 127\.0\.0\.1\/8 iif lo lookup 15100/,
-};
 
 /** An unmodified TCP app that speaks first: it tells who its peer is, then echoes. */
 const APP = `
@@ -40,6 +24,23 @@ require('node:net').createServer((s) => {
 }).listen({ port: ${APP_PORT}, host: '::' });
 `;
 
+const MODE: PodMode = {
+  mode: 'transparent',
+  listener: `transparent:${LISTEN_PORT}:${APP_PORT}`,
+  appPort: APP_PORT,
+  adminPort: ADMIN_PORT,
+  listenPort: LISTEN_PORT,
+  appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
+  world: 'e2ex',
+  startApp: (w) => w.pod.spawn([process.execPath, '-e', APP]),
+  forgedPayload: 'hello\n',
+  forgedOverV6: false,
+  // The app logs each peer: the forged client must never be one.
+  forgedNeverSeen: /203\.0\.113\.66/,
+  // The transparent mode's own routing rule, besides the REDIRECT.
+  initRules: /from 127\.0\.0\.1\/8 iif lo lookup 15100/,
+};
+
 describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip sidecar -> unmodified TCP app', () => {
   let w: World;
   let dir: string;
@@ -48,18 +49,7 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
   let stateBefore: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-transparent-'));
-    w = await buildWorld('e2ex');
-    stateBefore = await steeringState(w.pod);
-    app = w.pod.spawn([process.execPath, '-e', APP]);
-    await w.pod.waitForPort(APP_PORT, 10_000, app);
-    sidecar = await setupPod(w, dir, {
-      listener: MODE.listener,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
-    });
+    ({ w, dir, app, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));

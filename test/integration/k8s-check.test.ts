@@ -1,7 +1,7 @@
 // `realip check` (the CLI, as a user runs it) against a real kube-apiserver and the real webhook:
 // all green when everything is in place, and the right failing line when a piece is not.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createNetServer, type Socket } from 'node:net';
@@ -15,6 +15,7 @@ import {
   serviceAccountKubeconfig,
   startControlPlane,
 } from '../support/k8s.ts';
+import { runRealip } from '../support/realip-run.ts';
 import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
 
@@ -69,29 +70,15 @@ describe('realip check on a real kube-apiserver', () => {
     return path;
   };
   /** As check(), without blocking the event loop (the test's own server must answer meanwhile). */
-  const checkAsync = (kubeconfig: string, ...args: string[]) =>
-    new Promise<{ status: number | null; out: string; line: (t: RegExp) => string }>((resolve) => {
-      const [node, argv] = realipArgv(['check', '--kubeconfig', kubeconfig, ...args]);
-      const child = spawn(node, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c;
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c;
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('close', (status) => {
-        clearTimeout(timer);
-        const lines = stdout.split('\n');
-        resolve({
-          status,
-          out: `${stdout}${stderr}`,
-          line: (t) => lines.find((l) => t.test(l)) ?? `(no line matching ${t})`,
-        });
-      });
-    });
+  const checkAsync = async (kubeconfig: string, ...args: string[]) => {
+    const r = await runRealip(['check', '--kubeconfig', kubeconfig, ...args], { env: { HOME: cp.dir } });
+    const lines = r.stdout.split('\n');
+    return {
+      status: r.status,
+      out: `${r.stdout}${r.stderr}`,
+      line: (t: RegExp) => lines.find((l) => t.test(l)) ?? `(no line matching ${t})`,
+    };
+  };
 
   before(async () => {
     cp = await startControlPlane();

@@ -6,14 +6,26 @@
  * edge) stay in each mode's file: their exchange and what they assert differ by mode.
  */
 import assert from 'node:assert/strict';
-import { type Spawned, steeringState, type World } from './netns.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AppProbesJson } from '../../common/contract.ts';
+import { buildWorld, type Spawned, steeringState, type World } from './netns.ts';
+import { cleanupPod, setupPod } from './pod-e2e.ts';
 
 export interface PodMode {
   readonly mode: 'http' | 'tcp' | 'transparent';
-  /** As given to `realip init` and `realip sidecar`. */
+  /** As given to `realip init` and `realip sidecar`: `<mode>:<listenPort>:<appPort>`. */
   readonly listener: string;
+  readonly listenPort: number;
   readonly appPort: number;
   readonly adminPort: number;
+  /** REALIP_APP_PROBES as the webhook would write it for this pod. */
+  readonly appProbes: AppProbesJson;
+  /** Tag of the network namespaces (short: it prefixes every name). */
+  readonly world: string;
+  /** Starts the app in the pod (its files may go in `dir`); the set-up waits for its port. */
+  startApp(w: World, dir: string): Spawned;
   /** What follows the forged PROXY header: a request the app would answer. */
   readonly forgedPayload: string;
   /** Also send the forged header to the pod's IPv6 address. */
@@ -31,6 +43,38 @@ export interface PodRun {
   readonly w: World;
   readonly app?: Spawned;
   readonly stateBefore: string;
+}
+
+export interface StartedPod extends PodRun {
+  readonly app: Spawned;
+  readonly sidecar: Spawned;
+  readonly dir: string;
+}
+
+/**
+ * The world of one mode: namespaces, the steering state before init, the app, then init, sidecar
+ * and edge (setupPod). On a failure it removes what it made before rethrowing, as after() would.
+ */
+export async function startModePod(m: PodMode): Promise<StartedPod> {
+  const dir = mkdtempSync(join(tmpdir(), `realip-e2e-${m.mode}-`));
+  let w: World | undefined;
+  try {
+    w = await buildWorld(m.world);
+    const stateBefore = await steeringState(w.pod);
+    const app = m.startApp(w, dir);
+    await w.pod.waitForPort(m.appPort, 10_000, app);
+    const sidecar = await setupPod(w, dir, {
+      listener: m.listener,
+      listenPort: m.listenPort,
+      appPort: m.appPort,
+      adminPort: m.adminPort,
+      appProbes: m.appProbes,
+    });
+    return { w, dir, app, sidecar, stateBefore };
+  } catch (err) {
+    await cleanupPod(w, dir);
+    throw err;
+  }
 }
 
 export interface PodCase {
