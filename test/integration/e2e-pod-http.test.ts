@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Spawned, World } from '../support/netns.ts';
-import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { cleanupPod, curlFromNode, curlViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
 import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 8080;
@@ -118,19 +118,10 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
   it('a probe from the node without a PROXY header reaches the app through the admin port /app-health', async () => {
     const a = w.addr;
     const before = app.stdout.length;
-    const r = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '-H',
-      'X-Forwarded-For: 203.0.113.66',
-      `http://${a.podV4}:${ADMIN_PORT}/app-health/app/livez`,
-    ]);
+    const r = await curlFromNode(w, `http://${a.podV4}:${ADMIN_PORT}/app-health/app/livez`, {
+      statusOnly: true,
+      headers: ['X-Forwarded-For: 203.0.113.66'],
+    });
     assert.equal(r.stdout, '200', r.stderr);
     // The configured probe's path, and not the caller's forged X-Forwarded-For.
     assert.match(
@@ -138,41 +129,20 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
       /"url":"\/healthz","xff":null/,
       'the app itself answered the probe',
     );
-    const tcp = await w.edge.run([
-      'curl',
-      '-sS',
-      '-g',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://[${a.podV6}]:${ADMIN_PORT}/app-health/app/readyz`,
-    ]);
+    const tcp = await curlFromNode(w, `http://[${a.podV6}]:${ADMIN_PORT}/app-health/app/readyz`, {
+      statusOnly: true,
+    });
     assert.equal(tcp.stdout, '200', tcp.stderr);
     // The old paths, an open proxy to any loopback port, are gone.
     for (const path of [`/app-health/http/${APP_PORT}/healthz`, `/app-health/tcp/${APP_PORT}`]) {
-      const old = await w.edge.run([
-        'curl',
-        '-sS',
-        '--max-time',
-        '10',
-        '-H',
-        'X-Forwarded-For: 203.0.113.66',
-        `http://${a.podV4}:${ADMIN_PORT}${path}`,
-      ]);
+      const old = await curlFromNode(w, `http://${a.podV4}:${ADMIN_PORT}${path}`, {
+        headers: ['X-Forwarded-For: 203.0.113.66'],
+      });
       assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, `${path}: ${old.stderr}`);
     }
     assert.ok(!app.stdout.includes('203.0.113.66'), 'the forged address never reached the app');
     // Why the probe must be rewritten: the app port itself demands a PROXY header (required mode).
-    const direct = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      `http://${a.podV4}:${APP_PORT}/healthz`,
-    ]);
+    const direct = await curlFromNode(w, `http://${a.podV4}:${APP_PORT}/healthz`);
     assert.notEqual(direct.code, 0, 'a header-less connection to the intercepted port must be refused');
   });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppProbesJson } from '../../common/contract.ts';
 import { buildWorld, type Spawned, steeringState, type World } from './netns.ts';
-import { cleanupPod, setupPod } from './pod-e2e.ts';
+import { cleanupPod, curlFromNode, setupPod } from './pod-e2e.ts';
 
 export interface PodMode {
   readonly mode: 'http' | 'tcp' | 'transparent';
@@ -90,26 +90,12 @@ export const POD_CASES: readonly PodCase[] = [
     modes: ['tcp', 'transparent'],
     name: 'a probe from the node reaches the app through its configured tcp probe on the admin port',
     async run(m, { w }) {
-      const r = await w.edge.run([
-        'curl',
-        '-sS',
-        '--max-time',
-        '10',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        `http://${w.addr.podV4}:${m.adminPort}/app-health/app/readyz`,
-      ]);
+      const r = await curlFromNode(w, `http://${w.addr.podV4}:${m.adminPort}/app-health/app/readyz`, {
+        statusOnly: true,
+      });
       assert.equal(r.stdout, '200', r.stderr);
       // The old open path (any loopback port) is gone.
-      const old = await w.edge.run([
-        'curl',
-        '-sS',
-        '--max-time',
-        '10',
-        `http://${w.addr.podV4}:${m.adminPort}/app-health/tcp/${m.appPort}`,
-      ]);
+      const old = await curlFromNode(w, `http://${w.addr.podV4}:${m.adminPort}/app-health/tcp/${m.appPort}`);
       assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
     },
   },

@@ -151,3 +151,24 @@ export function connectViaEdge(
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
 }
+
+/**
+ * curl from the node (the edge namespace), as a kubelet probe or a stray caller would: no PROXY
+ * header. `statusOnly` prints just the HTTP status; the caller asserts on the result.
+ */
+export function curlFromNode(
+  w: World,
+  url: string,
+  o: { readonly statusOnly?: boolean; readonly headers?: readonly string[] } = {},
+): Promise<RunResult> {
+  return w.edge.run([
+    'curl',
+    '-sS',
+    '-g',
+    '--max-time',
+    '10',
+    ...(o.statusOnly ? ['-o', '/dev/null', '-w', '%{http_code}'] : []),
+    ...(o.headers ?? []).flatMap((h) => ['-H', h]),
+    url,
+  ]);
+}
