@@ -15,6 +15,7 @@ import { postMutate, webhookArgv } from '../../devkit/webhook-client.ts';
 import { generateCertBundle } from '../../webhook/certs.ts';
 import { startWebhook } from '../../webhook/server.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
+import { servingCertFiles } from '../support/serving-cert.ts';
 
 const FIX = new URL('../fixtures/admission/', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -115,11 +116,7 @@ test('real TLS: admission over HTTPS with a pinned CA; cert files swapped mid-te
 });
 
 test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-cmd-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
-  writeFileSync(join(dir, 'tls.crt'), b.cert);
-  writeFileSync(join(dir, 'tls.key'), b.key);
+  const { dir, bundle: b } = await servingCertFiles(t, 'webhook-cmd', 30);
   const port = await freeEphemeralPort();
   const metricsPort = await freeEphemeralPort();
   const child = spawn(process.execPath, webhookArgv(`${ROOT}bin/realip.js`, { port, metricsPort }), {
@@ -153,11 +150,7 @@ test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', 
 });
 
 test('--shutdown-delay-ms: after SIGTERM /readyz fails at once while admissions are still served, then exit 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-drain-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
-  writeFileSync(join(dir, 'tls.crt'), b.cert);
-  writeFileSync(join(dir, 'tls.key'), b.key);
+  const { dir, bundle: b } = await servingCertFiles(t, 'webhook-drain', 30);
   const port = await freeEphemeralPort();
   const metricsPort = await freeEphemeralPort();
   const child = spawn(
