@@ -13,10 +13,9 @@ import {
   type RunningWebhook,
   realipArgv,
   serviceAccountKubeconfig,
-  startControlPlane,
 } from '../support/k8s.ts';
 import { runRealip } from '../support/realip-run.ts';
-import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const NS = 'realip-system';
@@ -81,16 +80,15 @@ describe('realip check on a real kube-apiserver', () => {
   };
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
     // Issue 13: with no trusted CIDRs a redirect-mode pod is skipped (INJ_SKIP_NO_TRUSTED_SOURCES),
     // so the dry-run pod needs them set, as every real install does.
-    ({ webhook } = await startChartWebhook(cp, {
+    ({ cp, webhook } = await startEnvtest({
       namespace: NS,
       values: selfManagedTlsValues('{10.20.0.0/16}'),
       identity: 'admin',
     }));
+    core = cp.kc.makeApiClient(CoreV1Api);
+    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
   });
   after(async () => {
     await webhook?.stop();

@@ -12,13 +12,8 @@ import { EventRecorder } from '../../webhook/events.ts';
 import { kubeEventSender } from '../../webhook/kube.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
-import {
-  type ControlPlane,
-  type RunningWebhook,
-  serviceAccountKubeconfig,
-  startControlPlane,
-} from '../support/k8s.ts';
-import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
+import { type ControlPlane, type RunningWebhook, serviceAccountKubeconfig } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 
@@ -59,15 +54,14 @@ describe('webhook Events on a real kube-apiserver', () => {
   });
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    events = cp.kc.makeApiClient(EventsV1Api);
-    ({ webhook } = await startChartWebhook(cp, {
+    ({ cp, webhook } = await startEnvtest({
       namespace: NS,
       values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.0.0.0/8}')],
       // The chart's ServiceAccount: Events go through the chart's RBAC for real.
       identity: 'chart-service-account',
     }));
+    core = cp.kc.makeApiClient(CoreV1Api);
+    events = cp.kc.makeApiClient(EventsV1Api);
     await core.createNamespace({
       body: { metadata: { name: 'shop', labels: { 'realip.dev/inject': 'enabled' } } },
     });

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
-import { type ControlPlane, type RunningWebhook, realipArgv, startControlPlane } from '../support/k8s.ts';
-import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
+import { type ControlPlane, type RunningWebhook, realipArgv } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 const LEVELS = ['privileged', 'baseline', 'restricted'] as const;
@@ -53,13 +53,12 @@ describe('Pod Security enforce labels on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    ({ webhook } = await startChartWebhook(cp, {
+    ({ cp, webhook } = await startEnvtest({
       namespace: NS,
       values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.20.0.0/16}')],
       identity: 'chart-service-account',
     }));
+    core = cp.kc.makeApiClient(CoreV1Api);
     for (const level of LEVELS) {
       await core.createNamespace({
         body: {

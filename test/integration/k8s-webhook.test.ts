@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { Annotations, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
-import { type ControlPlane, type RunningWebhook, startControlPlane } from '../support/k8s.ts';
-import { selfManagedTlsValues, startChartWebhook } from '../support/envtest.ts';
+import type { ControlPlane, RunningWebhook } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 
@@ -69,15 +69,14 @@ describe('webhook on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
     // Render with a placeholder URL, apply, start the webhook, point the URL at it (see envtest.ts).
-    ({ webhook } = await startChartWebhook(cp, {
+    ({ cp, webhook } = await startEnvtest({
       namespace: NS,
       values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.0.0.0/8}')],
       identity: 'chart-service-account',
     }));
+    core = cp.kc.makeApiClient(CoreV1Api);
+    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
     for (const [name, labels] of [
       ['shop', { 'realip.dev/inject': 'enabled' }],
       ['plain', {}],

@@ -13,6 +13,7 @@ import {
   helmTemplate,
   type RunningWebhook,
   serviceAccountKubeconfig,
+  startControlPlane,
   startRealipWebhook,
 } from './k8s.ts';
 
@@ -55,11 +56,38 @@ export async function startChartWebhook(cp: ControlPlane, o: ChartWebhookOptions
     },
     cp.dir,
   );
-  await cp.kc.makeApiClient(AdmissionregistrationV1Api).patchMutatingWebhookConfiguration({
-    name: release,
-    body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-  });
+  try {
+    await cp.kc.makeApiClient(AdmissionregistrationV1Api).patchMutatingWebhookConfiguration({
+      name: release,
+      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
+    });
+  } catch (err) {
+    await webhook.stop();
+    throw err;
+  }
   return { rendered, webhook };
+}
+
+export interface Envtest extends ChartWebhook {
+  readonly cp: ControlPlane;
+}
+
+/**
+ * A control plane with the chart's webhook on it. `options` may be a function of the control plane
+ * (to write files into cp.dir first). On a failure it stops what it started, so a suite's after()
+ * only has to stop what it was given.
+ */
+export async function startEnvtest(
+  options: ChartWebhookOptions | ((cp: ControlPlane) => ChartWebhookOptions),
+): Promise<Envtest> {
+  const cp = await startControlPlane();
+  try {
+    const o = typeof options === 'function' ? options(cp) : options;
+    return { cp, ...(await startChartWebhook(cp, o)) };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
 }
 
 /**
