@@ -79,6 +79,28 @@ ${body}
   return conf;
 }
 
+/**
+ * Waits for a peer's ports (inside another namespace they cannot be probed from here: a short
+ * pause instead); its stop() also removes its temp dir.
+ */
+async function ready(
+  p: Proc,
+  t: { dir: string; remove(): void },
+  waitPorts: readonly number[],
+  prefix: readonly string[],
+): Promise<Proc & { dir: string }> {
+  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
+  else await new Promise((r) => setTimeout(r, 300));
+  return {
+    ...p,
+    dir: t.dir,
+    stop: async () => {
+      await p.stop();
+      t.remove();
+    },
+  };
+}
+
 /** nginx in the foreground with its own prefix dir; `body` holds the stream/http blocks. */
 export async function startNginx(
   body: string,
@@ -93,16 +115,7 @@ export async function startNginx(
     ['-p', t.dir, '-c', conf, '-e', 'stderr', '-g', `daemon off; pid ${t.dir}/pid; error_log stderr;`],
     prefix,
   );
-  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
-  else await new Promise((r) => setTimeout(r, 300));
-  return {
-    ...p,
-    dir: t.dir,
-    stop: async () => {
-      await p.stop();
-      t.remove();
-    },
-  };
+  return ready(p, t, waitPorts, prefix);
 }
 
 export async function startHaproxy(
@@ -117,16 +130,7 @@ export async function startHaproxy(
   const check = spawnSync('haproxy', ['-c', '-f', conf], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`haproxy config invalid:\n${check.stdout}${check.stderr}`);
   const p = startProc('haproxy', ['-f', conf, '-db'], prefix);
-  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
-  else await new Promise((r) => setTimeout(r, 300));
-  return {
-    ...p,
-    dir: t.dir,
-    stop: async () => {
-      await p.stop();
-      t.remove();
-    },
-  };
+  return ready(p, t, waitPorts, prefix);
 }
 
 /** Connects, writes `send` (may be empty), reads until the peer ends; resolves with all bytes read. */
