@@ -22,19 +22,11 @@ import { promisify } from 'node:util';
 import { CRLFCRLF } from '../sidecar/http/chars.ts';
 import { RequestHead } from '../sidecar/http/request-head.ts';
 import { ResponseTracker } from '../sidecar/http/response.ts';
+import { freeEphemeralPort, waitForPort } from '../devkit/ports.ts';
+import { sidecarArgv } from '../devkit/sidecar-argv.ts';
+import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
-import {
-  type Child,
-  cpuMicros,
-  freePort,
-  haproxy,
-  nginx,
-  requireTool,
-  rssMB,
-  startChild,
-  tempDir,
-  waitForPort,
-} from './lib/procs.ts';
+import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
 
 const run = promisify(execFile);
 
@@ -140,7 +132,7 @@ async function main(): Promise<void> {
   const children: Child[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
   try {
-    const appPort = await freePort();
+    const appPort = await freeEphemeralPort();
     const app = nginx(
       dir,
       'app',
@@ -165,31 +157,26 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
         '--outDir',
         `${REPO}.cache/bench-dist`,
       ]);
-      const port = await freePort();
-      const admin = await freePort();
+      const port = await freeEphemeralPort();
+      const admin = await freeEphemeralPort();
       const child = startChild('realip', 'taskset', [
         '-c',
         String(PROXY_CORE),
         process.execPath,
         ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-        `${REPO}.cache/bench-dist/cli/main.js`,
-        'sidecar',
-        '--listener',
-        `http:${port}:${appPort}`,
-        '--trusted-cidrs',
-        '127.0.0.0/8',
-        '--admin-port',
-        String(admin),
-        '--admin-host',
-        '127.0.0.1',
-        '--log-level',
-        'warn',
+        ...sidecarArgv(`${REPO}.cache/bench-dist/cli/main.js`, {
+          listeners: [`http:${port}:${appPort}`],
+          trusted: '127.0.0.0/8',
+          adminPort: admin,
+          adminHost: '127.0.0.1',
+          args: ['--log-level', 'warn'],
+        }),
       ]);
       children.push(child);
       proxies.push({ name: 'realip', port, child });
     }
     if (want('nginx')) {
-      const port = await freePort();
+      const port = await freeEphemeralPort();
       const child = nginx(
         dir,
         'proxy',
@@ -205,7 +192,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
       proxies.push({ name: 'nginx', port, child });
     }
     if (want('haproxy')) {
-      const port = await freePort();
+      const port = await freeEphemeralPort();
       const child = haproxy(
         dir,
         'proxy-haproxy',
@@ -243,11 +230,11 @@ defaults
   timeout client 60s
   timeout server 60s
 `;
-    const direct = await freePort();
+    const direct = await freeEphemeralPort();
     edgeConf += `listen direct\n  bind 127.0.0.1:${direct}\n  server app 127.0.0.1:${appPort}\n`;
     edges.push({ name: 'direct', port: direct });
     for (const p of proxies) {
-      const port = await freePort();
+      const port = await freeEphemeralPort();
       edgeConf += `listen to-${p.name}\n  bind 127.0.0.1:${port}\n  server s 127.0.0.1:${p.port} send-proxy-v2\n`;
       edges.push({ name: p.name, port });
     }

@@ -27,6 +27,7 @@ import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freeEphemeralPort } from '../devkit/ports.ts';
 import { encodeV2 } from '../sidecar/proxy-protocol/encode.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -140,13 +141,6 @@ function launch(cmd: string[], env: NodeJS.ProcessEnv = process.env): Started {
       clearTimeout(t);
     },
   };
-}
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 async function waitPort(host: string, port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -332,14 +326,14 @@ async function loopbackSuite(): Promise<Row[]> {
   for (const t of ['taskset', 'nginx', 'haproxy']) need(t);
   const dir = mkdtempSync(join(tmpdir(), 'realip-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const backendPort = await freePort();
+  const backendPort = await freeEphemeralPort();
   const backend = launch(['taskset', '-c', LOAD_CORE, backendBinary(), String(backendPort), '127.0.0.1']);
   const rows: Row[] = [];
   try {
     await waitPort('127.0.0.1', backendPort);
 
     for (const relay of ['splice', 'js'] as const) {
-      const rp = await freePort();
+      const rp = await freeEphemeralPort();
       const realip = launch(
         [
           'taskset',
@@ -353,7 +347,7 @@ async function loopbackSuite(): Promise<Row[]> {
           '--trusted-cidrs',
           '127.0.0.0/8',
           '--admin-port',
-          String(await freePort()),
+          String(await freeEphemeralPort()),
           '--admin-host',
           '127.0.0.1',
           '--tcp-relay',
@@ -365,7 +359,7 @@ async function loopbackSuite(): Promise<Row[]> {
       await realip.stop();
     }
 
-    const np = await freePort();
+    const np = await freeEphemeralPort();
     writeFileSync(
       join(dir, 'nginx.conf'),
       `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -392,7 +386,7 @@ stream { server { listen 127.0.0.1:${np} proxy_protocol; proxy_pass 127.0.0.1:${
     rows.push(await measure('nginx stream (proxy_protocol)', '127.0.0.1', np, nginx));
     await nginx.stop();
 
-    const hp = await freePort();
+    const hp = await freeEphemeralPort();
     writeFileSync(
       join(dir, 'haproxy.cfg'),
       `global

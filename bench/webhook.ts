@@ -11,24 +11,15 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeEphemeralPort } from '../devkit/ports.ts';
+import { postMutate, webhookArgv } from '../devkit/webhook-client.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const body = readFileSync(join(ROOT, 'test/fixtures/admission/web-deployment.review.json'));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function hasTaskset(): boolean {
   try {
@@ -56,31 +47,12 @@ async function waitReady(port: number): Promise<void> {
   }
 }
 
-function once(agent: https.Agent, port: number, ca: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca,
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200 || !Buffer.concat(chunks).includes('"patchType":"JSONPatch"')) {
-            reject(new Error(`unexpected answer ${res.statusCode}`));
-          } else resolve();
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** One admission; anything but a 200 with a JSONPatch fails the run. */
+async function once(agent: https.Agent, port: number, ca: string): Promise<void> {
+  const a = await postMutate(port, ca, body, { agent });
+  if (a.status !== 200 || !a.body.includes('"patchType":"JSONPatch"')) {
+    throw new Error(`unexpected answer ${a.status}`);
+  }
 }
 
 /** utime + stime of a process in milliseconds (Linux /proc; clock ticks are 100 Hz). */
@@ -169,18 +141,9 @@ async function main(): Promise<void> {
     });
     writeFileSync(join(dir, 'tls.crt'), b.cert);
     writeFileSync(join(dir, 'tls.key'), b.key);
-    const port = await freePort();
-    const metricsPort = await freePort();
-    const args = [
-      join(ROOT, 'bin/realip.js'),
-      'webhook',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-    ];
+    const port = await freeEphemeralPort();
+    const metricsPort = await freeEphemeralPort();
+    const args = webhookArgv(join(ROOT, 'bin/realip.js'), { port, metricsPort });
     // BENCH_PIN=0 runs the webhook unpinned (on a busy shared machine pinning to one core that is
     // also serving other work inflates tail latency); the CPU-per-admission column holds either way.
     const pinned = process.env.BENCH_PIN !== '0' && hasTaskset();

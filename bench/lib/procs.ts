@@ -1,14 +1,11 @@
 /**
- * Process helpers for the benchmarks: temp dirs, ephemeral ports, HAProxy / nginx children with
+ * Process helpers for the benchmarks: temp dirs, HAProxy / nginx children with
  * generated configs, CPU time and RSS from /proc.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-// One implementation of these, shared with the tests.
-export { freePort, requireTool, waitForPort } from '../../test/helpers/procs.ts';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -17,8 +17,8 @@ import {
   type Sidecar,
   size,
   startSidecar,
-  freePort,
 } from './lib/harness.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const CONNECTIONS = size('attr_connections', 1000, 1000);
 const REQUESTS = size('attr_requests', 100_000, 1_000_000);
@@ -138,7 +138,7 @@ describe(`attribution under load: ${CONNECTIONS} keep-alive connections, ${REQUE
     });
     app.maxHeadersCount = 100;
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    port = await freePort();
+    port = await freePortBelowEphemeral();
     sidecar = await startSidecar({
       listeners: [`http:${port}:${(app.address() as net.AddressInfo).port}`],
     });

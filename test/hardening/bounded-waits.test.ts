@@ -24,7 +24,7 @@ import {
 } from '../../sidecar/config.ts';
 import { Defaults } from '../../common/contract.ts';
 import { encodeV1 } from '../../sidecar/proxy-protocol/encode.ts';
-import { Netns, REALIP_MAIN, type Spawned, uniqueName } from '../helpers/netns.ts';
+import { Netns, REALIP_MAIN, type Spawned, uniqueName } from '../support/netns.ts';
 import { figure, rssKiB } from './lib/harness.ts';
 
 const HTTP_APP = 8080;

@@ -8,8 +8,9 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { requireTool } from '../helpers/procs.ts';
-import { figure, percentile, pool, type Sidecar, size, startSidecar, freePort } from './lib/harness.ts';
+import { requireTool } from '../../devkit/tools.ts';
+import { figure, percentile, pool, type Sidecar, size, startSidecar } from './lib/harness.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const HEADER = encodeV2({
   family: 'TCP4',
@@ -126,12 +127,12 @@ after(async () => {
 
 describe('faults: nothing lost, nothing stuck', () => {
   test('app killed mid-stream and restarted: prompt error, sidecar stays up, recovers (http and tcp)', async (t) => {
-    const appHttp = await freePort();
-    const appTcp = await freePort();
+    const appHttp = await freePortBelowEphemeral();
+    const appTcp = await freePortBelowEphemeral();
     let app = await startApp(appHttp, appTcp);
     cleanups.push(() => app.stop());
-    const httpPort = await freePort();
-    const tcpPort = await freePort();
+    const httpPort = await freePortBelowEphemeral();
+    const tcpPort = await freePortBelowEphemeral();
     const sidecar = await startSidecar({
       listeners: [`http:${httpPort}:${appHttp}`, `tcp:${tcpPort}:${appTcp}`],
       args: ['--connect-timeout', '2000'],
@@ -223,10 +224,10 @@ describe('faults: nothing lost, nothing stuck', () => {
   });
 
   test('slow app: 504 at --app-timeout, the sidecar stays up and serves others', async (t) => {
-    const appHttp = await freePort();
-    const app = await startApp(appHttp, await freePort());
+    const appHttp = await freePortBelowEphemeral();
+    const app = await startApp(appHttp, await freePortBelowEphemeral());
     cleanups.push(() => app.stop());
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const sidecar = await startSidecar({
       listeners: [`http:${port}:${appHttp}`],
       args: ['--app-timeout', '1000'],
@@ -261,10 +262,10 @@ describe('faults: nothing lost, nothing stuck', () => {
   });
 
   test('SIGTERM with requests in flight: every one finishes within the grace period, exit 0', async (t) => {
-    const appHttp = await freePort();
-    const app = await startApp(appHttp, await freePort());
+    const appHttp = await freePortBelowEphemeral();
+    const app = await startApp(appHttp, await freePortBelowEphemeral());
     cleanups.push(() => app.stop());
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const sidecar = await startSidecar({
       listeners: [`http:${port}:${appHttp}`],
       args: ['--drain-timeout', '10000'],
@@ -327,10 +328,10 @@ describe('faults: nothing lost, nothing stuck', () => {
 
   test('file-descriptor exhaustion: refuses new connections, serves old ones, recovers, never crashes', async (t) => {
     requireTool('prlimit');
-    const appHttp = await freePort();
-    const app = await startApp(appHttp, await freePort());
+    const appHttp = await freePortBelowEphemeral();
+    const app = await startApp(appHttp, await freePortBelowEphemeral());
     cleanups.push(() => app.stop());
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const LIMIT = 128;
     const sidecar = await startSidecar({
       listeners: [`http:${port}:${appHttp}`],

@@ -20,8 +20,8 @@ import {
   type Sidecar,
   size,
   startSidecar,
-  freePort,
 } from './lib/harness.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const SLOW = size('slow', 5_000, 10_000);
 const NON_READERS = size('non_readers', 20, 50);
@@ -185,7 +185,7 @@ describe(`slow and idle clients: ${SLOW} slow connections, ${NON_READERS} non-re
       res.end('ok');
     });
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    port = await freePort();
+    port = await freePortBelowEphemeral();
     sidecar = await startSidecar({
       listeners: [`http:${port}:${(app.address() as net.AddressInfo).port}`],
       args: [

@@ -10,11 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { fixCommands } from '../../sidecar/tcp/preflight.ts';
-import { Netns, uniqueName } from '../helpers/netns.ts';
-import { requireTool } from '../helpers/procs.ts';
-import { figure, rssSampler, type Sidecar, size, startSidecar, freePort } from './lib/harness.ts';
+import { Netns, uniqueName } from '../support/netns.ts';
+import { requireTool } from '../../devkit/tools.ts';
+import { figure, rssSampler, type Sidecar, size, startSidecar } from './lib/harness.ts';
 import { type SpoofCase, spoofCases } from './lib/spoof-gen.ts';
 import { httpApp, proxyAwareApp, type RecordingApp, sendAll, verdict } from './lib/spoof-run.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const SEED = process.env.REALIP_SPOOF_SEED ? Number(process.env.REALIP_SPOOF_SEED) : randomInt(1, 2 ** 31);
 const TOTAL = size('spoof', 10_000, 50_000);
@@ -43,8 +44,8 @@ describe(`spoofing: zero forged addresses reach an app (seed ${SEED})`, () => {
     http = await httpApp();
     tcp = await proxyAwareApp();
     for (const mode of ['required', 'optional']) {
-      const httpPort = await freePort();
-      const tcpPort = await freePort();
+      const httpPort = await freePortBelowEphemeral();
+      const tcpPort = await freePortBelowEphemeral();
       const sidecar = await startSidecar({
         listeners: [`http:${httpPort}:${http.port()}`, `tcp:${tcpPort}:${tcp.port()}`],
         args: [
@@ -130,7 +131,7 @@ describe(`spoofing: zero forged addresses reach an app (seed ${SEED})`, () => {
   test('control: with --forwarded append (trusting client headers) the detector sees the forgeries', async (t) => {
     // Proves the check can fail: the same generator through a sidecar told to keep client-supplied
     // forwarding headers must produce violations.
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const control = await startSidecar({
       listeners: [`http:${port}:${http.port()}`],
       args: ['--forwarded', 'append', '--header-timeout', '1000'],

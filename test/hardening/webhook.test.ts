@@ -23,11 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import tls, { type TLSSocket } from 'node:tls';
+import tls from 'node:tls';
 import fc from 'fast-check';
 import { generateCertBundle } from '../../webhook/certs.ts';
-import { CLI } from '../helpers/tcp.ts';
-import { figure, percentile, pool, rssSampler, size, freePort } from './lib/harness.ts';
+import { postMutate, webhookArgv } from '../../devkit/webhook-client.ts';
+import { CLI } from '../support/tcp.ts';
+import { figure, percentile, pool, rssSampler, size } from './lib/harness.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const SEED = process.env.REALIP_SPOOF_SEED ? Number(process.env.REALIP_SPOOF_SEED) : randomInt(1, 2 ** 31);
 const FUZZ = size('webhook_fuzz', 2_000, 20_000);
@@ -51,54 +53,16 @@ interface Answer {
   secureAt?: number;
 }
 
+/** One admission through the shared client; a failure to connect or answer is an `error`, not a throw. */
 function post(
   port: number,
   ca: string[],
   body: Buffer | string,
   opts: { agent?: https.Agent | false; contentType?: string | null; method?: string; path?: string } = {},
 ): Promise<Answer> {
-  return new Promise((resolve) => {
-    let secureAt: number | undefined;
-    const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(body) };
-    if (opts.contentType !== null) headers['content-type'] = opts.contentType ?? 'application/json';
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: opts.path ?? '/mutate',
-        method: opts.method ?? 'POST',
-        ca,
-        agent: opts.agent ?? false,
-        headers,
-        timeout: 10_000,
-      },
-      (res) => {
-        // Read now: a keep-alive agent takes the socket back once the response has ended.
-        const fingerprint = (res.socket as TLSSocket | null)?.getPeerCertificate?.()?.fingerprint256;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString(),
-            ...(fingerprint ? { fingerprint } : {}),
-            ...(secureAt !== undefined ? { secureAt } : {}),
-          }),
-        );
-        res.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
-      },
-    );
-    req.on('socket', (sock) => {
-      sock.once('secureConnect', () => {
-        secureAt = performance.now();
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout (hang)')));
-    req.on('error', (e: NodeJS.ErrnoException) =>
-      resolve({ status: 0, body: '', error: e.code ?? e.message }),
-    );
-    req.end(body);
-  });
+  return postMutate(port, ca, body, { ...opts, timeoutMs: 10_000, tlsDetails: true }).catch(
+    (e: NodeJS.ErrnoException) => ({ status: 0, body: '', error: e.code ?? e.message }),
+  );
 }
 
 /**
@@ -378,28 +342,24 @@ describe(`webhook under abuse (seed ${SEED})`, () => {
 
   before(async () => {
     secret = await secretDir();
-    port = await freePort();
-    metricsPort = await freePort();
+    port = await freePortBelowEphemeral();
+    metricsPort = await freePortBelowEphemeral();
     child = spawn(
       process.execPath,
-      [
-        CLI,
-        'webhook',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--metrics-port',
-        String(metricsPort),
-        '--tls-cert-file',
-        secret.certFile,
-        '--tls-key-file',
-        secret.keyFile,
-        '--tls-poll-interval-ms',
-        '500',
-        '--log-level',
-        'warn',
-      ],
+      webhookArgv(CLI, {
+        port,
+        metricsPort,
+        args: [
+          '--tls-cert-file',
+          secret.certFile,
+          '--tls-key-file',
+          secret.keyFile,
+          '--tls-poll-interval-ms',
+          '500',
+          '--log-level',
+          'warn',
+        ],
+      }),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {

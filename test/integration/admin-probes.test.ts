@@ -3,15 +3,17 @@
 // /app-health/http/PORT/PATH with the caller's own headers (a forged X-Forwarded-For reached an app
 // that trusts loopback) and to connect to any /app-health/tcp/PORT. Now it serves only the probes in
 // REALIP_APP_PROBES, each exactly as configured. Real `realip sidecar`; real Node apps and the Go
-// net/http test peer (test/helpers/go-app.ts) on loopback.
+// net/http test peer (test/support/go-app.ts) on loopback.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Env } from '../../common/contract.ts';
-import { type GoApp, startGoApp } from '../helpers/go-app.ts';
-import { CLI, freePort, type Proc, startSidecar } from '../helpers/tcp.ts';
+import { type GoApp, startGoApp } from '../support/go-app.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+import { CLI } from '../support/tcp.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 interface Seen {
   method: string;
@@ -60,7 +62,7 @@ describe('admin port: only the configured app probes, never a proxy', () => {
   let appPort = 0;
   let tcpPort = 0;
   let closedPort = 0;
-  let sidecar: Proc & { adminPort: number };
+  let sidecar: Sidecar;
   let goApp: GoApp;
 
   const probes = () => ({
@@ -103,9 +105,9 @@ describe('admin port: only the configured app probes, never a proxy', () => {
   before(async () => {
     appPort = await listen(app);
     tcpPort = await listen(tcpApp);
-    closedPort = await freePort();
+    closedPort = await freePortBelowEphemeral();
     goApp = await startGoApp();
-    const listenPort = await freePort();
+    const listenPort = await freePortBelowEphemeral();
     sidecar = await startSidecar({
       listeners: [`http:${listenPort}:${appPort}`],
       args: ['--app-probes', JSON.stringify(probes()), '--log-level', 'info'],

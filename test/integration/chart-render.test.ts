@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as loadYaml, parseAllDocuments } from 'yaml';
 import { WEBHOOK_OPTIONS } from '../../webhook/config.ts';
-import { CHART_DIR, helm, helmTemplate } from '../helpers/k8s.ts';
+import { CHART_DIR, helm, helmTemplate } from '../support/k8s.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const FIXTURES = join(ROOT, 'test/fixtures/chart');

@@ -3,52 +3,28 @@
 // command is run with a bad option and with a real runtime failure (a port in use, a missing tool,
 // a file that is not there, an API server that is not there, a sidecar that never gets ready).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateCertBundle } from '../../webhook/certs.ts';
-import { freePort, realipArgv } from '../helpers/k8s.ts';
-import { REPO } from '../helpers/procs.ts';
+import { type RealipRun, runRealip } from '../support/realip-run.ts';
+import { REPO } from '../support/procs.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'realip-cli-errors-'));
 /** Every code is documented; a reported code must be one of them. */
 const DOC = readFileSync(join(REPO, 'docs/errors.md'), 'utf8');
 
-interface Ran {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Ran = RealipRun;
 
 function realip(
   args: readonly string[],
   env: Record<string, string> = {},
   wrap: string[] = [],
 ): Promise<Ran> {
-  const [node, argv] = realipArgv(args);
-  const [cmd, ...rest] = wrap.length > 0 ? [...wrap, node, ...argv] : [node, ...argv];
-  return new Promise((resolve) => {
-    const child = spawn(cmd!, rest, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: DIR, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runRealip(args, { env: { HOME: DIR, ...env }, wrap });
 }
 
 /** The failure line (JSON log lines aside): `realip COMMAND: CODE: message`, CODE documented. */
@@ -110,7 +86,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
       '--trusted-cidrs',
       '10.0.0.0/8',
       '--admin-port',
-      String(await freePort()),
+      String(await freeEphemeralPort()),
       '--admin-host',
       '127.0.0.1',
     ]);
@@ -133,7 +109,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
         '--host',
         '127.0.0.1',
         '--metrics-port',
-        String(await freePort()),
+        String(await freeEphemeralPort()),
         '--tls-cert-file',
         join(DIR, 'tls.crt'),
         '--tls-key-file',
@@ -165,7 +141,7 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
   });
 
   test('realip check: no API server at the kubeconfig address', async () => {
-    const port = await freePort();
+    const port = await freeEphemeralPort();
     const kubeconfig = join(DIR, 'kubeconfig.yaml');
     writeFileSync(
       kubeconfig,
@@ -188,7 +164,13 @@ describe('every command: a runtime failure carries its code, exit 1', () => {
   });
 
   test('realip sidecar-wait: nothing gets ready on the admin port', async () => {
-    const r = await realip(['sidecar-wait', '--admin-port', String(await freePort()), '--timeout-ms', '300']);
+    const r = await realip([
+      'sidecar-wait',
+      '--admin-port',
+      String(await freeEphemeralPort()),
+      '--timeout-ms',
+      '300',
+    ]);
     assertReported(r, 'sidecar-wait', 'CLI_SIDECAR_NOT_READY', 1);
   });
 

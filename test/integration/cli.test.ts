@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO } from '../helpers/procs.ts';
+import { REPO } from '../support/procs.ts';
 
 const run = promisify(execFile);
 const BIN = `${REPO}bin/realip.js`;

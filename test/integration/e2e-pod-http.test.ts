@@ -5,12 +5,10 @@
 // Also: kubelet-style probes from the node through the admin port, a forged header from another pod,
 // init re-run and cleanup with everything running. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
-import { cleanupPod, curlViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, curlFromNode, curlViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 8080;
 const LISTEN_PORT = 15001;
@@ -39,30 +37,39 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
   let sidecar: Spawned;
   let stateBefore: string;
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-http-'));
-    w = await buildWorld('e2eh');
-    stateBefore = await steeringState(w.pod);
-    app = w.pod.spawn([process.execPath, '-e', APP]);
-    await w.pod.waitForPort(APP_PORT, 10_000, app);
-    sidecar = await setupPod(w, dir, {
-      listener: `http:${LISTEN_PORT}:${APP_PORT}`,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: {
-        '/app-health/app/livez': {
-          httpGet: {
-            port: APP_PORT,
-            path: '/healthz',
-            scheme: 'HTTP',
-            httpHeaders: [{ name: 'X-Probe', value: 'kubelet' }],
-          },
-          timeoutSeconds: 2,
+  const MODE: PodMode = {
+    mode: 'http',
+    listener: `http:${LISTEN_PORT}:${APP_PORT}`,
+    appPort: APP_PORT,
+    adminPort: ADMIN_PORT,
+    listenPort: LISTEN_PORT,
+    appProbes: {
+      '/app-health/app/livez': {
+        httpGet: {
+          port: APP_PORT,
+          path: '/healthz',
+          scheme: 'HTTP',
+          httpHeaders: [{ name: 'X-Probe', value: 'kubelet' }],
         },
-        '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 },
+        timeoutSeconds: 2,
       },
-    });
+      '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 },
+    },
+    world: 'e2eh',
+    startApp: (w) => w.pod.spawn([process.execPath, '-e', APP]),
+    forgedPayload: 'GET /forged HTTP/1.1\r\nHost: pod\r\n\r\n',
+    forgedOverV6: true,
+    // The app logs every request it answers: neither the forged path nor the forged client.
+    forgedNeverSeen: /forged|203\.0\.113\.66/,
+    afterRerun: async () =>
+      assert.equal(
+        (await viaEdge(w.addr.clientV4[2]!, w.addr.edgeClientSideV4, EDGE_V1, '/after-rerun')).xff,
+        '198.51.100.9',
+      ),
+  };
+
+  before(async () => {
+    ({ w, dir, app, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));
@@ -111,19 +118,10 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
   it('a probe from the node without a PROXY header reaches the app through the admin port /app-health', async () => {
     const a = w.addr;
     const before = app.stdout.length;
-    const r = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '-H',
-      'X-Forwarded-For: 203.0.113.66',
-      `http://${a.podV4}:${ADMIN_PORT}/app-health/app/livez`,
-    ]);
+    const r = await curlFromNode(w, `http://${a.podV4}:${ADMIN_PORT}/app-health/app/livez`, {
+      statusOnly: true,
+      headers: ['X-Forwarded-For: 203.0.113.66'],
+    });
     assert.equal(r.stdout, '200', r.stderr);
     // The configured probe's path, and not the caller's forged X-Forwarded-For.
     assert.match(
@@ -131,71 +129,22 @@ describe('e2e pod (http): client -> HAProxy edge -> REDIRECT -> realip sidecar -
       /"url":"\/healthz","xff":null/,
       'the app itself answered the probe',
     );
-    const tcp = await w.edge.run([
-      'curl',
-      '-sS',
-      '-g',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://[${a.podV6}]:${ADMIN_PORT}/app-health/app/readyz`,
-    ]);
+    const tcp = await curlFromNode(w, `http://[${a.podV6}]:${ADMIN_PORT}/app-health/app/readyz`, {
+      statusOnly: true,
+    });
     assert.equal(tcp.stdout, '200', tcp.stderr);
     // The old paths, an open proxy to any loopback port, are gone.
     for (const path of [`/app-health/http/${APP_PORT}/healthz`, `/app-health/tcp/${APP_PORT}`]) {
-      const old = await w.edge.run([
-        'curl',
-        '-sS',
-        '--max-time',
-        '10',
-        '-H',
-        'X-Forwarded-For: 203.0.113.66',
-        `http://${a.podV4}:${ADMIN_PORT}${path}`,
-      ]);
+      const old = await curlFromNode(w, `http://${a.podV4}:${ADMIN_PORT}${path}`, {
+        headers: ['X-Forwarded-For: 203.0.113.66'],
+      });
       assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, `${path}: ${old.stderr}`);
     }
     assert.ok(!app.stdout.includes('203.0.113.66'), 'the forged address never reached the app');
     // Why the probe must be rewritten: the app port itself demands a PROXY header (required mode).
-    const direct = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      `http://${a.podV4}:${APP_PORT}/healthz`,
-    ]);
+    const direct = await curlFromNode(w, `http://${a.podV4}:${APP_PORT}/healthz`);
     assert.notEqual(direct.code, 0, 'a header-less connection to the intercepted port must be refused');
   });
 
-  it('a forged PROXY header from another pod (untrusted) is refused and never reaches the app', async () => {
-    const a = w.addr;
-    const forged = `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nGET /forged HTTP/1.1\r\nHost: pod\r\n\r\n`;
-    const r = await w.other.connect({ host: a.podV4, port: APP_PORT, send: forged });
-    assert.equal(r.data, '', 'no response to a forged header');
-    const r6 = await w.other.connect({ host: a.podV6, port: APP_PORT, send: forged });
-    assert.equal(r6.data, '');
-    assert.doesNotMatch(app.stdout, /forged|203\.0\.113\.66/);
-  });
-
-  it('realip init re-run with the pod running leaves identical rules; --cleanup restores the original state', async () => {
-    const once = await steeringState(w.pod);
-    const again = await w.pod.realip([
-      'init',
-      '--listener',
-      `http:${LISTEN_PORT}:${APP_PORT}`,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await steeringState(w.pod), once);
-    assert.equal(
-      (await viaEdge(w.addr.clientV4[2]!, w.addr.edgeClientSideV4, EDGE_V1, '/after-rerun')).xff,
-      '198.51.100.9',
-    );
-    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
-    assert.equal(clean.code, 0, clean.stderr);
-    assert.equal(await steeringState(w.pod), stateBefore);
-  });
+  for (const c of podCasesFor(MODE, () => ({ w, app, stateBefore }))) it(c.name, c.fn);
 });

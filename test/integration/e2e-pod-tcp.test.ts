@@ -3,28 +3,27 @@
 // fresh PROXY header -> a PROXY-aware app (nginx stream, `listen ... proxy_protocol`), which receives
 // the client in that header. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
-import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 7000;
 const LISTEN_PORT = 15003;
 const ADMIN_PORT = 15021;
 
-describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
-  let w: World;
-  let dir: string;
-  let sidecar: Spawned;
-  let stateBefore: string;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-tcp-'));
-    w = await buildWorld('e2et');
-    stateBefore = await steeringState(w.pod);
-    // The app: nginx stream, answering with the client it read from the PROXY header.
+const MODE: PodMode = {
+  mode: 'tcp',
+  listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
+  appPort: APP_PORT,
+  adminPort: ADMIN_PORT,
+  listenPort: LISTEN_PORT,
+  appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
+  world: 'e2et',
+  // The app: nginx stream, answering with the client it read from the PROXY header.
+  startApp(w, dir) {
     writeFileSync(
       join(dir, 'nginx.conf'),
       `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -41,15 +40,20 @@ stream {
 }
 `,
     );
-    const nginx = w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
-    await w.pod.waitForPort(APP_PORT, 10_000, nginx);
-    sidecar = await setupPod(w, dir, {
-      listener: `tcp:${LISTEN_PORT}:${APP_PORT}`,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
-    });
+    return w.pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+  },
+  forgedPayload: 'hello\n',
+  forgedOverV6: false,
+};
+
+describe('e2e pod (tcp): client -> HAProxy edge -> REDIRECT -> realip sidecar -> nginx stream proxy_protocol', () => {
+  let w: World;
+  let dir: string;
+  let sidecar: Spawned;
+  let stateBefore: string;
+
+  before(async () => {
+    ({ w, dir, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));
@@ -83,53 +87,5 @@ stream {
     assert.match(await viaEdge(a.clientV6[1]!, a.edgeClientSideV6, EDGE_V2), /^client=2001:db8::8:\d+ peer=/);
   });
 
-  it('a probe from the node reaches the app through its configured tcp probe on the admin port', async () => {
-    const r = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/app/readyz`,
-    ]);
-    assert.equal(r.stdout, '200', r.stderr);
-    // The old open path (any loopback port) is gone.
-    const old = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
-    ]);
-    assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
-  });
-
-  it('a forged PROXY header from another pod is refused: nothing comes back', async () => {
-    const a = w.addr;
-    const r = await w.other.connect({
-      host: a.podV4,
-      port: APP_PORT,
-      send: `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nhello\n`,
-    });
-    assert.equal(r.data, '');
-  });
-
-  it('init re-run leaves identical rules; --cleanup restores the original state', async () => {
-    const once = await steeringState(w.pod);
-    const again = await w.pod.realip([
-      'init',
-      '--listener',
-      `tcp:${LISTEN_PORT}:${APP_PORT}`,
-      '--log-level',
-      'warn',
-    ]);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await steeringState(w.pod), once);
-    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
-    assert.equal(clean.code, 0, clean.stderr);
-    assert.equal(await steeringState(w.pod), stateBefore);
-  });
+  for (const c of podCasesFor(MODE, () => ({ w, stateBefore }))) it(c.name, c.fn);
 });

@@ -4,12 +4,10 @@
 // app whose getpeername() is the client. The app's reply reaching the client proves the policy
 // routing. Namespaces are removed even when a case fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildWorld, type Spawned, steeringState, type World } from '../helpers/netns.ts';
-import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2, setupPod } from '../helpers/pod-e2e.ts';
+import type { Spawned, World } from '../support/netns.ts';
+import { cleanupPod, connectViaEdge, EDGE_V1, EDGE_V2 } from '../support/pod-e2e.ts';
+import { type PodMode, podCasesFor, startModePod } from '../support/pod-e2e-cases.ts';
 
 const APP_PORT = 6379;
 const LISTEN_PORT = 15002;
@@ -26,27 +24,32 @@ require('node:net').createServer((s) => {
 }).listen({ port: ${APP_PORT}, host: '::' });
 `;
 
+const MODE: PodMode = {
+  mode: 'transparent',
+  listener: `transparent:${LISTEN_PORT}:${APP_PORT}`,
+  appPort: APP_PORT,
+  adminPort: ADMIN_PORT,
+  listenPort: LISTEN_PORT,
+  appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
+  world: 'e2ex',
+  startApp: (w) => w.pod.spawn([process.execPath, '-e', APP]),
+  forgedPayload: 'hello\n',
+  forgedOverV6: false,
+  // The app logs each peer: the forged client must never be one.
+  forgedNeverSeen: /203\.0\.113\.66/,
+  // The transparent mode's own routing rule, besides the REDIRECT.
+  initRules: /from 127\.0\.0\.1\/8 iif lo lookup 15100/,
+};
+
 describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip sidecar -> unmodified TCP app', () => {
   let w: World;
   let dir: string;
   let app: Spawned;
   let sidecar: Spawned;
   let stateBefore: string;
-  const listener = `transparent:${LISTEN_PORT}:${APP_PORT}`;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'realip-e2e-transparent-'));
-    w = await buildWorld('e2ex');
-    stateBefore = await steeringState(w.pod);
-    app = w.pod.spawn([process.execPath, '-e', APP]);
-    await w.pod.waitForPort(APP_PORT, 10_000, app);
-    sidecar = await setupPod(w, dir, {
-      listener: listener,
-      listenPort: LISTEN_PORT,
-      appPort: APP_PORT,
-      adminPort: ADMIN_PORT,
-      appProbes: { '/app-health/app/readyz': { tcpSocket: { port: APP_PORT }, timeoutSeconds: 2 } },
-    });
+    ({ w, dir, app, sidecar, stateBefore } = await startModePod(MODE));
   });
 
   after(() => cleanupPod(w, dir));
@@ -85,49 +88,5 @@ describe('e2e pod (transparent): client -> HAProxy edge -> REDIRECT -> realip si
     );
   });
 
-  it('a probe from the node reaches the app through its configured tcp probe on the admin port', async () => {
-    const r = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/app/readyz`,
-    ]);
-    assert.equal(r.stdout, '200', r.stderr);
-    // The old open path (any loopback port) is gone.
-    const old = await w.edge.run([
-      'curl',
-      '-sS',
-      '--max-time',
-      '10',
-      `http://${w.addr.podV4}:${ADMIN_PORT}/app-health/tcp/${APP_PORT}`,
-    ]);
-    assert.match(old.stdout, /^ADMIN_UNKNOWN_PROBE: /, old.stderr);
-  });
-
-  it('a forged PROXY header from another pod is refused: the app never sees the forged client', async () => {
-    const a = w.addr;
-    const r = await w.other.connect({
-      host: a.podV4,
-      port: APP_PORT,
-      send: `PROXY TCP4 203.0.113.66 ${a.podV4} 4444 ${APP_PORT}\r\nhello\n`,
-    });
-    assert.equal(r.data, '');
-    assert.doesNotMatch(app.stdout, /203\.0\.113\.66/);
-  });
-
-  it('init re-run leaves identical rules and routes; --cleanup restores the original state', async () => {
-    const once = await steeringState(w.pod);
-    assert.match(once, /from 127\.0\.0\.1\/8 iif lo lookup 15100/);
-    const again = await w.pod.realip(['init', '--listener', listener, '--log-level', 'warn']);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await steeringState(w.pod), once);
-    const clean = await w.pod.realip(['init', '--cleanup', '--log-level', 'warn']);
-    assert.equal(clean.code, 0, clean.stderr);
-    assert.equal(await steeringState(w.pod), stateBefore);
-  });
+  for (const c of podCasesFor(MODE, () => ({ w, app, stateBefore }))) it(c.name, c.fn);
 });

@@ -6,7 +6,7 @@
 // request the app logs carries our X-Forwarded-For, and none arrives over a tunnel.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type GoApp, startGoApp } from '../helpers/go-app.ts';
+import { type GoApp, startGoApp } from '../support/go-app.ts';
 import { type HopUnderTest, RawClient, send, sleep, startHop } from './http-helpers.ts';
 
 const CLIENT = '198.51.100.7';

@@ -1,13 +1,15 @@
 // Concurrency (no request mis-attributed across hundreds of connections) and backpressure (a big
 // upload to a slow app, a big download to a slow client: the sidecar's memory does not grow).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { REPO, sleep, startEchoApp, startHop } from './http-helpers.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { startSidecar } from '../support/sidecar.ts';
+import { sleep, startEchoApp, startHop } from './http-helpers.ts';
 
 test('hundreds of connections with distinct PROXY sources, interleaved keep-alive requests: zero mis-attributed', async (t) => {
   const echo = await startEchoApp();
@@ -76,61 +78,18 @@ function rssKb(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
+/** The sidecar as a child process (its RSS is the figure), killed outright at the end. */
 async function startSidecarChild(
   appPort: number,
 ): Promise<{ proc: ChildProcess; port: number; stop(): Promise<void> }> {
-  const port = await freeLoopbackPort();
-  const admin = await freeLoopbackPort();
-  const proc = spawn(
-    process.execPath,
-    [
-      `${REPO}cli/main.ts`,
-      'sidecar',
-      '--listener',
-      `http:${port}:${appPort}`,
-      '--trusted-cidrs',
-      '127.0.0.0/8',
-      '--admin-port',
-      String(admin),
-      '--admin-host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const until = Date.now() + 10000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) break;
-    if (Date.now() > until) throw new Error('sidecar did not start');
-    await sleep(50);
-  }
-  return {
-    proc,
-    port,
-    stop: () =>
-      new Promise((r) => {
-        if (proc.exitCode !== null) return r();
-        proc.once('exit', () => r());
-        proc.kill('SIGKILL');
-      }),
-  };
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  const port = await freeEphemeralPort();
+  const sidecar = await startSidecar({
+    listeners: [`http:${port}:${appPort}`],
+    trusted: '127.0.0.0/8',
+    adminPort: await freeEphemeralPort(),
+    args: ['--log-level', 'warn'],
+  });
+  return { proc: sidecar.child, port, stop: () => sidecar.stop('SIGKILL') };
 }
 
 test('a big upload to a slow app and a big download to a slow client do not grow the sidecar (child process)', async (t) => {

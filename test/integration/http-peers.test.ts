@@ -2,32 +2,19 @@
 // app (echoing the forwarding headers it received), curl as the client (also --haproxy-protocol
 // straight to the sidecar). The sidecar runs as `realip sidecar`, a child process. Also SIGTERM drain.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO, RawClient, sleep, startRawApp, v1 } from './http-helpers.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { requireTool } from '../../devkit/tools.ts';
+import { startSidecar as startSharedSidecar } from '../support/sidecar.ts';
+import { RawClient, sleep, startRawApp, v1 } from './http-helpers.ts';
 
 const run = promisify(execFile);
-
-function requireTool(name: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`required tool "${name}" is not installed: run "sudo bash test/setup.sh"`);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitPort(port: number, proc?: ChildProcess, what = 'process'): Promise<void> {
   const until = Date.now() + 10000;
@@ -67,24 +54,15 @@ async function startSidecar(
   appPort: number,
   extra: string[] = [],
 ): Promise<Child & { port: number; admin: number }> {
-  const port = await freePort();
-  const admin = await freePort();
-  const c = start(process.execPath, [
-    `${REPO}cli/main.ts`,
-    'sidecar',
-    '--listener',
-    `http:${port}:${appPort}`,
-    '--trusted-cidrs',
-    '127.0.0.0/8',
-    '--admin-port',
-    String(admin),
-    '--admin-host',
-    '127.0.0.1',
-    ...extra,
-  ]);
-  await waitPort(port, c.proc, 'realip sidecar');
-  await waitPort(admin, c.proc, 'realip sidecar admin');
-  return { ...c, port, admin };
+  const port = await freeEphemeralPort();
+  const c = await startSharedSidecar({
+    listeners: [`http:${port}:${appPort}`],
+    trusted: '127.0.0.0/8',
+    adminPort: await freeEphemeralPort(),
+    args: extra,
+  });
+  children.push(c.child);
+  return { proc: c.child, stderr: c.output, port, admin: c.adminPort };
 }
 
 let dir: string;
@@ -99,7 +77,7 @@ let sideTlv: Child & { port: number; admin: number };
 before(async () => {
   for (const t of ['haproxy', 'nginx', 'curl']) requireTool(t);
   dir = mkdtempSync(join(tmpdir(), 'realip-http-peers-'));
-  appPort = await freePort();
+  appPort = await freeEphemeralPort();
   mkdirSync(join(dir, 'nginx', 'logs'), { recursive: true });
   writeFileSync(
     join(dir, 'nginx', 'nginx.conf'),
@@ -119,10 +97,10 @@ http { access_log off; client_body_temp_path ${dir}/nginx/body;
   ]);
   await waitPort(appPort, ng.proc, 'nginx');
   side = await startSidecar(appPort, ['--log-level', 'warn']);
-  edgeV1 = await freePort();
-  edgeV2 = await freePort();
+  edgeV1 = await freeEphemeralPort();
+  edgeV2 = await freeEphemeralPort();
   sideTlv = await startSidecar(appPort, ['--log-level', 'warn', '--tlv-headers', 'unique-id,authority']);
-  edgeTlv = await freePort();
+  edgeTlv = await freeEphemeralPort();
   writeFileSync(
     join(dir, 'edge.cfg'),
     `global

@@ -16,7 +16,7 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { CHART_DIR, type ControlPlane, helm, helmTemplate, startControlPlane } from '../helpers/k8s.ts';
+import { CHART_DIR, type ControlPlane, helm, helmTemplate, startControlPlane } from '../support/k8s.ts';
 
 const FIXTURES = new URL('../fixtures/chart/', import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 // `realip check` (the CLI, as a user runs it) against a real kube-apiserver and the real webhook:
 // all green when everything is in place, and the right failing line when a piece is not.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createNetServer, type Socket } from 'node:net';
@@ -10,16 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import {
   type ControlPlane,
-  chartWebhookEnv,
-  freePort,
-  helmTemplate,
   type RunningWebhook,
   realipArgv,
   serviceAccountKubeconfig,
-  startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
-} from '../helpers/k8s.ts';
+} from '../support/k8s.ts';
+import { runRealip } from '../support/realip-run.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const NS = 'realip-system';
 
@@ -72,59 +69,26 @@ describe('realip check on a real kube-apiserver', () => {
     return path;
   };
   /** As check(), without blocking the event loop (the test's own server must answer meanwhile). */
-  const checkAsync = (kubeconfig: string, ...args: string[]) =>
-    new Promise<{ status: number | null; out: string; line: (t: RegExp) => string }>((resolve) => {
-      const [node, argv] = realipArgv(['check', '--kubeconfig', kubeconfig, ...args]);
-      const child = spawn(node, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cp.dir } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c;
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c;
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('close', (status) => {
-        clearTimeout(timer);
-        const lines = stdout.split('\n');
-        resolve({
-          status,
-          out: `${stdout}${stderr}`,
-          line: (t) => lines.find((l) => t.test(l)) ?? `(no line matching ${t})`,
-        });
-      });
-    });
+  const checkAsync = async (kubeconfig: string, ...args: string[]) => {
+    const r = await runRealip(['check', '--kubeconfig', kubeconfig, ...args], { env: { HOME: cp.dir } });
+    const lines = r.stdout.split('\n');
+    return {
+      status: r.status,
+      out: `${r.stdout}${r.stderr}`,
+      line: (t: RegExp) => lines.find((l) => t.test(l)) ?? `(no line matching ${t})`,
+    };
+  };
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
     // Issue 13: with no trusted CIDRs a redirect-mode pod is skipped (INJ_SKIP_NO_TRUSTED_SOURCES),
     // so the dry-run pod needs them set, as every real install does.
-    const rendered = helmTemplate([
-      '--set',
-      'injection.trustedCidrs={10.20.0.0/16}',
-      '--set',
-      'webhook.url=https://127.0.0.1:1/mutate',
-      '--set',
-      'tls.extraSans={127.0.0.1}',
-    ]);
-    await applyChartObjects(cp, rendered);
-    webhook = await startRealipWebhook(
-      {
-        ...chartWebhookEnv(rendered),
-        REALIP_WEBHOOK_NAMESPACE: NS,
-        KUBECONFIG: cp.kubeconfigPath,
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await adm.patchMutatingWebhookConfiguration({
-      name: 'realip',
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-    });
+    ({ cp, webhook } = await startEnvtest({
+      namespace: NS,
+      values: selfManagedTlsValues('{10.20.0.0/16}'),
+      identity: 'admin',
+    }));
+    core = cp.kc.makeApiClient(CoreV1Api);
+    adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
   });
   after(async () => {
     await webhook?.stop();
@@ -279,7 +243,7 @@ describe('realip check on a real kube-apiserver', () => {
   });
 
   test('connection refused: nothing listens at the kubeconfig server', async () => {
-    const port = await freePort();
+    const port = await freeEphemeralPort();
     const r = checkWith(kubeconfigFile('refused', `https://127.0.0.1:${port}`, cp.caPem, cp.token));
     assert.equal(r.status, 1, r.out);
     assert.match(

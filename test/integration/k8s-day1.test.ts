@@ -30,7 +30,7 @@ import {
   startControlPlane,
   startRealipWebhook,
   toolPath,
-} from '../helpers/k8s.ts';
+} from '../support/k8s.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

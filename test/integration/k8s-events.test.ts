@@ -4,15 +4,7 @@
 // a ServiceAccount without the RBAC for it makes the send fail without failing the admission.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  AdmissionregistrationV1Api,
-  AppsV1Api,
-  CoreV1Api,
-  type EventsV1Event,
-  EventsV1Api,
-  KubernetesObjectApi,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type EventsV1Event, EventsV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Annotations } from '../../common/contract.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { buildApp } from '../../webhook/app.ts';
@@ -20,16 +12,8 @@ import { EventRecorder } from '../../webhook/events.ts';
 import { kubeEventSender } from '../../webhook/kube.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
-import {
-  type ControlPlane,
-  chartWebhookEnv,
-  helmTemplate,
-  type RunningWebhook,
-  serviceAccountKubeconfig,
-  startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
-} from '../helpers/k8s.ts';
+import { type ControlPlane, type RunningWebhook, serviceAccountKubeconfig } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 
@@ -70,38 +54,14 @@ describe('webhook Events on a real kube-apiserver', () => {
   });
 
   before(async () => {
-    cp = await startControlPlane();
+    ({ cp, webhook } = await startEnvtest({
+      namespace: NS,
+      values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.0.0.0/8}')],
+      // The chart's ServiceAccount: Events go through the chart's RBAC for real.
+      identity: 'chart-service-account',
+    }));
     core = cp.kc.makeApiClient(CoreV1Api);
     events = cp.kc.makeApiClient(EventsV1Api);
-    const adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    const _api = KubernetesObjectApi.makeApiClient(cp.kc);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    const rendered = helmTemplate([
-      '--set',
-      'webhook.failurePolicy=Fail',
-      '--set',
-      'injection.trustedCidrs={10.0.0.0/8}',
-      '--set',
-      'webhook.url=https://127.0.0.1:1/mutate',
-      '--set',
-      'tls.extraSans={127.0.0.1}',
-    ]);
-    await applyChartObjects(cp, rendered);
-    // The chart's ServiceAccount: Events go through the chart's RBAC for real.
-    const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'realip');
-    webhook = await startRealipWebhook(
-      {
-        ...chartWebhookEnv(rendered),
-        REALIP_WEBHOOK_NAMESPACE: NS,
-        KUBECONFIG: kubeconfig,
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await adm.patchMutatingWebhookConfiguration({
-      name: 'realip',
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-    });
     await core.createNamespace({
       body: { metadata: { name: 'shop', labels: { 'realip.dev/inject': 'enabled' } } },
     });

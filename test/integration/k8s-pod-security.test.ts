@@ -7,19 +7,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
-import {
-  type ControlPlane,
-  chartWebhookEnv,
-  helmTemplate,
-  type RunningWebhook,
-  realipArgv,
-  serviceAccountKubeconfig,
-  startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
-} from '../helpers/k8s.ts';
+import { type ControlPlane, type RunningWebhook, realipArgv } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 const LEVELS = ['privileged', 'baseline', 'restricted'] as const;
@@ -62,34 +53,12 @@ describe('Pod Security enforce labels on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   before(async () => {
-    cp = await startControlPlane();
+    ({ cp, webhook } = await startEnvtest({
+      namespace: NS,
+      values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.20.0.0/16}')],
+      identity: 'chart-service-account',
+    }));
     core = cp.kc.makeApiClient(CoreV1Api);
-    const adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    const rendered = helmTemplate([
-      '--set',
-      'webhook.failurePolicy=Fail',
-      '--set',
-      'injection.trustedCidrs={10.20.0.0/16}',
-      '--set',
-      'webhook.url=https://127.0.0.1:1/mutate',
-      '--set',
-      'tls.extraSans={127.0.0.1}',
-    ]);
-    await applyChartObjects(cp, rendered);
-    webhook = await startRealipWebhook(
-      {
-        ...chartWebhookEnv(rendered),
-        REALIP_WEBHOOK_NAMESPACE: NS,
-        KUBECONFIG: await serviceAccountKubeconfig(cp, NS, 'realip'),
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await adm.patchMutatingWebhookConfiguration({
-      name: 'realip',
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-    });
     for (const level of LEVELS) {
       await core.createNamespace({
         body: {

@@ -6,18 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { SIDECAR_CONTAINER } from '../../common/contract.ts';
-import {
-  type ControlPlane,
-  chartWebhookEnv,
-  helmTemplate,
-  type RunningWebhook,
-  serviceAccountKubeconfig,
-  startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
-} from '../helpers/k8s.ts';
+import { type ControlPlane, chartWebhookEnv, type RunningWebhook } from '../support/k8s.ts';
+import { startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-files';
 
@@ -82,53 +74,42 @@ describe('tls.mode=secret on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   before(async () => {
-    cp = await startControlPlane();
-    core = cp.kc.makeApiClient(CoreV1Api);
-    makeCa(cp.dir);
-    makeLeaf(cp.dir, 'first');
-    // The files the Deployment would mount from the Secret.
-    writeFileSync(join(cp.dir, 'tls.crt'), readFileSync(join(cp.dir, 'first.pem')));
-    writeFileSync(join(cp.dir, 'tls.key'), readFileSync(join(cp.dir, 'first.key')));
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    const rendered = helmTemplate(
-      [
-        '--set',
-        'tls.mode=secret',
-        '--set',
-        'tls.secretName=operator-tls',
-        '--set-file',
-        `tls.caBundle=${join(cp.dir, 'ca.pem')}`,
-        '--set',
-        'webhook.url=https://127.0.0.1:1/mutate',
-        '--set',
-        'webhook.failurePolicy=Fail',
-        // Issue 13: without trusted CIDRs a redirect-mode pod is skipped (nothing may be steered).
-        '--set',
-        'injection.trustedCidrs={10.20.0.0/16}',
-      ],
-      { release: NS, namespace: NS },
-    );
-    await applyChartObjects(cp, rendered);
-    const env = chartWebhookEnv(rendered);
-    assert.equal(env.REALIP_TLS_MODE, 'files');
-    webhook = await startRealipWebhook(
-      {
-        ...env,
-        REALIP_WEBHOOK_NAMESPACE: NS,
-        // Where the chart mounts the Secret, here in the test's directory.
-        REALIP_TLS_CERT_FILE: join(cp.dir, 'tls.crt'),
-        REALIP_TLS_KEY_FILE: join(cp.dir, 'tls.key'),
-        REALIP_TLS_POLL_INTERVAL_MS: '200',
+    const started = await startEnvtest((cp) => {
+      makeCa(cp.dir);
+      makeLeaf(cp.dir, 'first');
+      // The files the Deployment would mount from the Secret.
+      writeFileSync(join(cp.dir, 'tls.crt'), readFileSync(join(cp.dir, 'first.pem')));
+      writeFileSync(join(cp.dir, 'tls.key'), readFileSync(join(cp.dir, 'first.key')));
+      return {
+        namespace: NS,
+        release: NS,
+        values: [
+          '--set',
+          'tls.mode=secret',
+          '--set',
+          'tls.secretName=operator-tls',
+          '--set-file',
+          `tls.caBundle=${join(cp.dir, 'ca.pem')}`,
+          '--set',
+          'webhook.failurePolicy=Fail',
+          // Issue 13: without trusted CIDRs a redirect-mode pod is skipped (nothing may be steered).
+          '--set',
+          'injection.trustedCidrs={10.20.0.0/16}',
+        ],
         // Files mode needs the API only for the version: the chart's ClusterRole grants just that.
-        KUBECONFIG: await serviceAccountKubeconfig(cp, NS, NS),
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await cp.kc.makeApiClient(AdmissionregistrationV1Api).patchMutatingWebhookConfiguration({
-      name: NS,
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
+        identity: 'chart-service-account',
+        env: {
+          // Where the chart mounts the Secret, here in the test's directory.
+          REALIP_TLS_CERT_FILE: join(cp.dir, 'tls.crt'),
+          REALIP_TLS_KEY_FILE: join(cp.dir, 'tls.key'),
+          REALIP_TLS_POLL_INTERVAL_MS: '200',
+        },
+      };
     });
+    ({ cp, webhook } = started);
+    core = cp.kc.makeApiClient(CoreV1Api);
+    // The chart chose files mode (checked once the webhook serves, which it did with these files).
+    assert.equal(chartWebhookEnv(started.rendered).REALIP_TLS_MODE, 'files');
     await core.createNamespace({
       body: { metadata: { name: 'shop', labels: { 'realip.dev/inject': 'enabled' } } },
     });

@@ -10,24 +10,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  KubernetesObjectApi,
-  type V1Container,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { Annotations, Env, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
-import {
-  type ControlPlane,
-  chartWebhookEnv,
-  helmTemplate,
-  type RunningWebhook,
-  serviceAccountKubeconfig,
-  startControlPlane,
-  startRealipWebhook,
-  applyChartObjects,
-} from '../helpers/k8s.ts';
+import type { ControlPlane, RunningWebhook } from '../support/k8s.ts';
+import { selfManagedTlsValues, startEnvtest } from '../support/envtest.ts';
 
 const NS = 'realip-system';
 
@@ -83,37 +69,14 @@ describe('webhook on a real kube-apiserver', () => {
   let webhook: RunningWebhook;
 
   before(async () => {
-    cp = await startControlPlane();
+    // Render with a placeholder URL, apply, start the webhook, point the URL at it (see envtest.ts).
+    ({ cp, webhook } = await startEnvtest({
+      namespace: NS,
+      values: ['--set', 'webhook.failurePolicy=Fail', ...selfManagedTlsValues('{10.0.0.0/8}')],
+      identity: 'chart-service-account',
+    }));
     core = cp.kc.makeApiClient(CoreV1Api);
     adm = cp.kc.makeApiClient(AdmissionregistrationV1Api);
-    const _api = KubernetesObjectApi.makeApiClient(cp.kc);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
-    // The port is known only once the webhook listens, and the configuration must exist before it
-    // starts (it patches the caBundle): render once for the env, apply with a placeholder URL, then
-    // point the URL at the webhook.
-    const values = ['--set', 'webhook.failurePolicy=Fail', '--set', 'injection.trustedCidrs={10.0.0.0/8}'];
-    const placeholder = helmTemplate([
-      ...values,
-      '--set',
-      'webhook.url=https://127.0.0.1:1/mutate',
-      '--set',
-      'tls.extraSans={127.0.0.1}',
-    ]);
-    await applyChartObjects(cp, placeholder);
-    const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'realip');
-    webhook = await startRealipWebhook(
-      {
-        ...chartWebhookEnv(placeholder),
-        REALIP_WEBHOOK_NAMESPACE: NS, // a fieldRef in the chart
-        KUBECONFIG: kubeconfig,
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      cp.dir,
-    );
-    await adm.patchMutatingWebhookConfiguration({
-      name: 'realip',
-      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/url', value: webhook.url }],
-    });
     for (const [name, labels] of [
       ['shop', { 'realip.dev/inject': 'enabled' }],
       ['plain', {}],

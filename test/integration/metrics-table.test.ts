@@ -11,8 +11,9 @@ import { CLOSE_REASONS } from '../../sidecar/close-reasons.ts';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { TlvType } from '../../sidecar/proxy-protocol/tlv.ts';
-import { documentedMetrics, labelValues, parseExposition, sample } from '../helpers/metrics-doc.ts';
-import { freePort, type Proc, startSidecar } from '../helpers/tcp.ts';
+import { documentedMetrics, labelValues, parseExposition, sample } from '../support/metrics-doc.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const CLIENT = { address: '198.51.100.7', port: 40007 };
 const TLVS = [
@@ -61,7 +62,7 @@ function lines(out: string): LogLine[] {
 }
 
 describe('logs and metrics from real traffic, http and tcp', () => {
-  let sidecar: Proc & { adminPort: number };
+  let sidecar: Sidecar;
   let httpApp: http.Server;
   let tcpApp: net.Server;
   let httpPort = 0;
@@ -93,8 +94,8 @@ describe('logs and metrics from real traffic, http and tcp', () => {
     });
     await new Promise<void>((r) => httpApp.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
-    httpPort = await freePort();
-    tcpPort = await freePort();
+    httpPort = await freePortBelowEphemeral();
+    tcpPort = await freePortBelowEphemeral();
     sidecar = await startSidecar({
       listeners: [
         `http:${httpPort}:${(httpApp.address() as net.AddressInfo).port}`,
@@ -275,7 +276,7 @@ describe('logs and metrics from real traffic, http and tcp', () => {
 
   test('--log-connections sample:N writes one line in N and says how many it left out', async () => {
     const appPort = (tcpApp.address() as net.AddressInfo).port;
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const sampled = await startSidecar({
       listeners: [`tcp:${port}:${appPort}`],
       args: ['--log-connections', 'sample:3'],

@@ -9,8 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { namedTlvs } from '../../sidecar/proxy-protocol/tlv.ts';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { freePort, onceData, type Proc, requireTool, startHaproxy, startNginx } from '../helpers/procs.ts';
-import { recordingListener, type TestListener } from '../helpers/recording-hop.ts';
+import { onceData, type Proc, startHaproxy, startNginx } from '../support/procs.ts';
+import { recordingListener, type TestListener } from '../support/recording-hop.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { requireTool } from '../../devkit/tools.ts';
 
 const run = promisify(execFile);
 
@@ -20,7 +22,7 @@ describe('HAProxy and curl as PROXY senders -> our reader', () => {
   const ports: Record<string, number> = {};
   before(async () => {
     l = await recordingListener({ trusted: ['127.0.0.0/8', '::1/128'], http: true });
-    for (const k of ['v1', 'v2', 'v2opts', 'v1six']) ports[k] = await freePort();
+    for (const k of ['v1', 'v2', 'v2opts', 'v1six']) ports[k] = await freeEphemeralPort();
     haproxy = startHaproxy(`
 frontend fe_v1
   bind 127.0.0.1:${ports.v1}
@@ -113,8 +115,8 @@ describe('our encoder -> HAProxy accept-proxy and nginx proxy_protocol', () => {
   let hp = 0;
   let ng = 0;
   before(async () => {
-    hp = await freePort();
-    ng = await freePort();
+    hp = await freeEphemeralPort();
+    ng = await freeEphemeralPort();
     haproxy = startHaproxy(`
 frontend fe
   mode http

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { recordingListener, type TestListener } from '../helpers/recording-hop.ts';
+import { recordingListener, type TestListener } from '../support/recording-hop.ts';
 
 async function connect(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
   const s = net.connect({ port, host: '127.0.0.1', localAddress });

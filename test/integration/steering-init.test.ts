@@ -2,7 +2,7 @@
 // here: re-entrant, atomic, --dry-run changes nothing, --cleanup restores, errors are exact.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Netns, steeringState, uniqueName } from '../helpers/netns.ts';
+import { Netns, steeringState, uniqueName } from '../support/netns.ts';
 
 const LISTENERS = 'http:15001:8080,transparent:15002:6379';
 

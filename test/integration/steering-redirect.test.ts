@@ -3,7 +3,7 @@
 // with --redirect-from only the listed sources are steered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildWorld, type Netns, type World } from '../helpers/netns.ts';
+import { buildWorld, type Netns, type World } from '../support/netns.ts';
 
 /** A TCP server answering "<tag> <peer address>\n" on [::]:port (dual stack). */
 async function tagServer(ns: Netns, port: number, tag: string): Promise<void> {

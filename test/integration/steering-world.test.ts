@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { buildWorld, IP, run } from '../helpers/netns.ts';
+import { buildWorld, IP, run } from '../support/netns.ts';
 
 async function namespacesWith(prefix: string): Promise<string[]> {
   const r = await run(IP, ['netns', 'list']);
@@ -31,7 +31,7 @@ test('cleanup() kills the processes started in the world and deletes its namespa
 test('a failing test that built a world still removes its namespaces', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'realip-world-'));
   try {
-    const helper = pathToFileURL(new URL('../helpers/netns.ts', import.meta.url).pathname).href;
+    const helper = pathToFileURL(new URL('../support/netns.ts', import.meta.url).pathname).href;
     const file = join(dir, 'fails.test.ts');
     writeFileSync(
       file,

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative } from '../../sidecar/tcp/native/index.ts';
-import { freePort } from '../helpers/tcp.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 const native = loadNative();
 let server: net.Server;
@@ -48,7 +48,7 @@ function readAll(s: net.Socket): Promise<string> {
 }
 
 test('connectFrom binds the given source, and the fd works as a net.Socket both ways with half-close', async () => {
-  const src = await freePort('127.0.0.9');
+  const src = await freePortBelowEphemeral('127.0.0.9');
   const r = await native.connectFrom(4, '127.0.0.9', src, '127.0.0.1', port, 2000, false);
   assert.equal(r.fallback, false);
   const s = wrap(r.fd);
@@ -61,7 +61,7 @@ test('connectFrom binds the given source, and the fd works as a net.Socket both 
 });
 
 test('a source port still in use falls back to another port with the same address', async () => {
-  const src = await freePort('127.0.0.10');
+  const src = await freePortBelowEphemeral('127.0.0.10');
   const a = await native.connectFrom(4, '127.0.0.10', src, '127.0.0.1', port, 2000, false);
   const b = await native.connectFrom(4, '127.0.0.10', src, '127.0.0.1', port, 2000, false);
   const sa = wrap(a.fd);

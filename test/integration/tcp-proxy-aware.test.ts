@@ -5,15 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { encodeV1, encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import {
-  exchange,
-  freePort,
-  type Proc,
-  startHaproxy,
-  startNginx,
-  startSidecar,
-  waitForPort,
-} from '../helpers/tcp.ts';
+import { startSidecar } from '../support/sidecar.ts';
+import { exchange, startHaproxy, startNginx } from '../support/tcp.ts';
+import { freePortBelowEphemeral, waitForPort } from '../../devkit/ports.ts';
 
 const CLIENTS = [
   { family: 'TCP4', address: '198.51.100.7', port: 40007, dst: '203.0.113.10' },
@@ -23,7 +17,7 @@ const CLIENTS = [
 type App = 'nginx-stream' | 'nginx-http' | 'haproxy';
 const APPS: readonly App[] = ['nginx-stream', 'nginx-http', 'haproxy'];
 
-const procs: (Proc & { stop(): Promise<void> })[] = [];
+const procs: Array<{ stop(): Promise<void> }> = [];
 const appPorts = {} as Record<App, number>;
 /** emit version -> app -> sidecar listen port */
 const sidecarPorts = { v1: {}, v2: {} } as Record<'v1' | 'v2', Record<App, number>>;
@@ -33,7 +27,7 @@ function request(app: App): string {
 }
 
 before(async () => {
-  for (const app of APPS) appPorts[app] = await freePort();
+  for (const app of APPS) appPorts[app] = await freePortBelowEphemeral();
   const nginx = await startNginx(
     `stream {
   server { listen 127.0.0.1:${appPorts['nginx-stream']} proxy_protocol;
@@ -66,7 +60,7 @@ frontend app
   for (const emit of ['v1', 'v2'] as const) {
     const listeners: string[] = [];
     for (const app of APPS) {
-      const port = await freePort();
+      const port = await freePortBelowEphemeral();
       sidecarPorts[emit][app] = port;
       listeners.push(`tcp:${port}:${appPorts[app]}`);
     }
@@ -111,7 +105,7 @@ describe('tcp mode re-emits the client to PROXY-aware apps', () => {
 describe('HAProxy as the edge (send-proxy, send-proxy-v2)', () => {
   for (const send of ['send-proxy', 'send-proxy-v2'] as const) {
     test(`client 127.0.0.23 -> HAProxy ${send} -> sidecar -> nginx stream sees 127.0.0.23`, async (t) => {
-      const edgePort = await freePort();
+      const edgePort = await freePortBelowEphemeral();
       const edge = await startHaproxy(
         `defaults
   mode tcp

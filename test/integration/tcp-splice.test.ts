@@ -13,7 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
-import { freePort, type Proc, ROOT, startProc, startSidecar, tempDir, waitForPort } from '../helpers/tcp.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+import { ROOT, startProc, tempDir } from '../support/tcp.ts';
+import { freePortBelowEphemeral, waitForPort } from '../../devkit/ports.ts';
 
 type Handler = (socket: net.Socket) => void;
 
@@ -94,12 +96,12 @@ function counter(text: string, line: RegExp): number {
 }
 
 const app = proxyApp();
-const sidecars: Record<'splice' | 'js', { proc: Proc & { adminPort: number }; port: number }> = {} as never;
+const sidecars: Record<'splice' | 'js', { proc: Sidecar; port: number }> = {} as never;
 
 before(async () => {
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', () => r()));
   for (const relay of ['splice', 'js'] as const) {
-    const port = await freePort();
+    const port = await freePortBelowEphemeral();
     const proc = await startSidecar({
       listeners: [`tcp:${port}:${app.port()}`],
       args: ['--tcp-relay', relay],
@@ -234,9 +236,9 @@ for (const relay of ['splice', 'js'] as const) {
       const t = tempDir('splice-backend');
       const bin = join(t.dir, 'tcp-backend');
       execFileSync('gcc', ['-O2', '-o', bin, join(ROOT, 'bench/tcp-backend.c')]);
-      const backendPort = await freePort();
+      const backendPort = await freePortBelowEphemeral();
       const backend = startProc(bin, [String(backendPort), '127.0.0.1']);
-      const port = await freePort();
+      const port = await freePortBelowEphemeral();
       const sc = await startSidecar({
         listeners: [`tcp:${port}:${backendPort}`],
         args: ['--tcp-relay', relay],

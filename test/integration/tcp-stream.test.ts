@@ -12,7 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import type { ProxyHeader } from '../../sidecar/proxy-protocol/types.ts';
-import { freePort, type Proc, startSidecar } from '../helpers/tcp.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+import type { Proc } from '../support/tcp.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 
 type Handler = (socket: net.Socket, header: ProxyHeader) => void;
 
@@ -53,11 +55,11 @@ const HEADER = encodeV2({
 });
 
 const app = proxyApp();
-let sidecar: Proc & { adminPort: number };
+let sidecar: Sidecar;
 let port = 0;
 let deadPort = 0;
 let idlePort = 0;
-let idleSidecar: Proc & { adminPort: number };
+let idleSidecar: Sidecar;
 
 function connect(header: Buffer = HEADER): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -78,7 +80,7 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
-function sidecarPid(p: Proc): number {
+function sidecarPid(p: { child: Proc['child'] }): number {
   return p.child.pid!;
 }
 
@@ -94,14 +96,14 @@ async function metrics(adminPort: number): Promise<string> {
 
 before(async () => {
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', () => r()));
-  port = await freePort();
-  deadPort = await freePort();
-  const unused = await freePort();
+  port = await freePortBelowEphemeral();
+  deadPort = await freePortBelowEphemeral();
+  const unused = await freePortBelowEphemeral();
   sidecar = await startSidecar({
     listeners: [`tcp:${port}:${app.port()}`, `tcp:${deadPort}:${unused}`],
     args: ['--connect-timeout', '2000'],
   });
-  idlePort = await freePort();
+  idlePort = await freePortBelowEphemeral();
   idleSidecar = await startSidecar({
     listeners: [`tcp:${idlePort}:${app.port()}`],
     args: ['--idle-timeout', '1000'],
@@ -357,7 +359,7 @@ describe('tcp hop stream semantics', () => {
         fillers.push(f);
       }
       await sleep(200);
-      const listen = await freePort();
+      const listen = await freePortBelowEphemeral();
       const sc = await startSidecar({
         listeners: [`tcp:${listen}:${stuckPort}`],
         args: ['--connect-timeout', '500'],
@@ -382,7 +384,7 @@ describe('tcp hop stream semantics', () => {
   });
 
   test('drain: SIGTERM lets an open connection finish, then the sidecar exits 0', async () => {
-    const listen = await freePort();
+    const listen = await freePortBelowEphemeral();
     const sc = await startSidecar({ listeners: [`tcp:${listen}:${app.port()}`] });
     let appSocket: net.Socket | undefined;
     const ready = new Promise<void>((resolve) => {

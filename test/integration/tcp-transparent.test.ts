@@ -13,15 +13,17 @@ import { Defaults } from '../../common/contract.ts';
 import { CLOSE_REASONS } from '../../sidecar/close-reasons.ts';
 import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { fixCommands } from '../../sidecar/tcp/preflight.ts';
-import { documentedMetrics, labelValues, parseExposition, sample } from '../helpers/metrics-doc.ts';
-import { CLI, type Proc, ROOT, requireTool, startHaproxy, startProc, startSidecar } from '../helpers/tcp.ts';
+import { documentedMetrics, labelValues, parseExposition, sample } from '../support/metrics-doc.ts';
+import { requireTool } from '../../devkit/tools.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+import { CLI, ROOT, startHaproxy, startProc } from '../support/tcp.ts';
 
 const tag = randomBytes(3).toString('hex');
 const NS = { client: `rip-${tag}-c`, edge: `rip-${tag}-e`, pod: `rip-${tag}-p`, bare: `rip-${tag}-b` };
 const APP_PORT = 6379;
 const SIDECAR_PORT = 15001;
 const EDGE_PORT = 8080;
-const CLIENT_SCRIPT = join(ROOT, 'test/helpers/tcp-client.ts');
+const CLIENT_SCRIPT = join(ROOT, 'test/support/tcp-client.ts');
 const APP_SCRIPT =
   "require('net').createServer({allowHalfOpen:true},(s)=>{s.write(s.remoteAddress+' '+s.remotePort+'\\n');s.on('error',()=>{});s.pipe(s)})" +
   `.listen(${APP_PORT},'::')`;
@@ -45,8 +47,9 @@ function clientRun(ns: string, o: Record<string, unknown>): string[] {
   return JSON.parse(r.stdout) as string[];
 }
 
-const procs: Proc[] = [];
-let sidecar: Proc & { adminPort: number };
+// Everything started, stopped in reverse at the end (the sidecar and its peers).
+const procs: Array<{ stop(): Promise<void> }> = [];
+let sidecar: Sidecar;
 
 function makeNamespaces(): void {
   for (const ns of Object.values(NS)) ip('netns', 'add', ns);
@@ -109,6 +112,8 @@ before(async () => {
     listeners: [`transparent:${SIDECAR_PORT}:${APP_PORT}`],
     trusted: '10.99.0.1/32',
     prefix: nsPrefix(NS.pod),
+    // In the pod namespace the admin port is out of reach from here: wait for the log line.
+    ready: 'log',
   });
   procs.push(sidecar);
   procs.push(
@@ -287,6 +292,7 @@ describe('transparent mode refuses to start when it cannot work', () => {
       listeners: [`transparent:${SIDECAR_PORT}:${APP_PORT}`],
       trusted: '10.0.0.0/8',
       prefix: nsPrefix(NS.bare),
+      ready: 'log',
     });
     await sc.stop();
     assert.match(sc.output(), /sidecar ready/);

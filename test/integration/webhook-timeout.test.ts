@@ -2,16 +2,13 @@
 // never completes) is answered 408 and closed within the timeout plus a small margin, over real TLS
 // as the API server connects. Before, Node's 30 s connection sweep let a 30 s timeout run to 60 s+.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { silentLogger } from '../../common/logger.ts';
 import { REQUEST_TIMEOUT_MS, timeoutSweepMs } from '../../webhook/app.ts';
-import { generateCertBundle } from '../../webhook/certs.ts';
 import { startWebhook } from '../../webhook/server.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
+import { servingCertFiles } from '../support/serving-cert.ts';
 
 const TIMEOUT_MS = 1500;
 /** The sweep granularity plus scheduling slack on a loaded 2-core machine. */
@@ -36,17 +33,7 @@ function stall(port: number, ca: string, bytes: string): Promise<{ answer: strin
 }
 
 test('a stalled request is answered 408 and closed within the request timeout plus a small margin', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'realip-wh-timeout-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bundle = await generateCertBundle({
-    commonName: 'realip-webhook',
-    sans: ['127.0.0.1'],
-    validityDays: 1,
-  });
-  const certFile = join(dir, 'tls.crt');
-  const keyFile = join(dir, 'tls.key');
-  writeFileSync(certFile, bundle.cert);
-  writeFileSync(keyFile, bundle.key);
+  const { certFile, keyFile, bundle } = await servingCertFiles(t, 'wh-timeout', 1);
   const wh = await startWebhook({
     port: 0,
     host: '127.0.0.1',

@@ -6,54 +6,29 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { postMutate, webhookArgv } from '../../devkit/webhook-client.ts';
 import { generateCertBundle } from '../../webhook/certs.ts';
 import { startWebhook } from '../../webhook/server.ts';
 import { TEST_DEFAULTS } from '../fixtures/admission/defaults.ts';
+import { servingCertFiles } from '../support/serving-cert.ts';
 
 const FIX = new URL('../fixtures/admission/', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const review = readFileSync(join(FIX, 'web-deployment.review.json'), 'utf8');
 
-interface Answer {
-  status: number;
-  body: string;
-  fingerprint: string;
-}
-
-function post(port: number, ca: string | string[], body: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca,
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString(),
-            fingerprint: (res.socket as TLSSocket).getPeerCertificate().fingerprint256,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** The API server's call, with the served certificate's fingerprint. */
+async function post(
+  port: number,
+  ca: string | string[],
+  body: string,
+): Promise<{ status: number; body: string; fingerprint: string }> {
+  const a = await postMutate(port, ca, body, { tlsDetails: true });
+  return { status: a.status, body: a.body, fingerprint: a.fingerprint ?? '' };
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -140,48 +115,21 @@ test('real TLS: admission over HTTPS with a pinned CA; cert files swapped mid-te
   await assert.rejects(get(wh.metricsPort, '/healthz'));
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-cmd-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
-  writeFileSync(join(dir, 'tls.crt'), b.cert);
-  writeFileSync(join(dir, 'tls.key'), b.key);
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      `${ROOT}bin/realip.js`,
-      'webhook',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-    ],
-    {
-      env: {
-        ...process.env,
-        REALIP_TLS_CERT_FILE: join(dir, 'tls.crt'),
-        REALIP_TLS_KEY_FILE: join(dir, 'tls.key'),
-        REALIP_NATIVE_SIDECAR: 'on',
-        REALIP_TRUSTED_CIDRS: '10.0.0.0/8',
-        REALIP_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const { dir, bundle: b } = await servingCertFiles(t, 'webhook-cmd', 30);
+  const port = await freeEphemeralPort();
+  const metricsPort = await freeEphemeralPort();
+  const child = spawn(process.execPath, webhookArgv(`${ROOT}bin/realip.js`, { port, metricsPort }), {
+    env: {
+      ...process.env,
+      REALIP_TLS_CERT_FILE: join(dir, 'tls.crt'),
+      REALIP_TLS_KEY_FILE: join(dir, 'tls.key'),
+      REALIP_NATIVE_SIDECAR: 'on',
+      REALIP_TRUSTED_CIDRS: '10.0.0.0/8',
+      REALIP_LOG_LEVEL: 'warn',
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -202,33 +150,25 @@ test('realip webhook (the command): serves, reports ready, exits 0 on SIGTERM', 
 });
 
 test('--shutdown-delay-ms: after SIGTERM /readyz fails at once while admissions are still served, then exit 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'realip-webhook-drain-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await generateCertBundle({ commonName: 'realip-webhook', sans: ['127.0.0.1'], validityDays: 30 });
-  writeFileSync(join(dir, 'tls.crt'), b.cert);
-  writeFileSync(join(dir, 'tls.key'), b.key);
-  const port = await freePort();
-  const metricsPort = await freePort();
+  const { dir, bundle: b } = await servingCertFiles(t, 'webhook-drain', 30);
+  const port = await freeEphemeralPort();
+  const metricsPort = await freeEphemeralPort();
   const child = spawn(
     process.execPath,
-    [
-      `${ROOT}bin/realip.js`,
-      'webhook',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-      '--shutdown-delay-ms',
-      '1500',
-      '--native-sidecar',
-      'off',
-      '--tls-cert-file',
-      join(dir, 'tls.crt'),
-      '--tls-key-file',
-      join(dir, 'tls.key'),
-    ],
+    webhookArgv(`${ROOT}bin/realip.js`, {
+      port,
+      metricsPort,
+      args: [
+        '--shutdown-delay-ms',
+        '1500',
+        '--native-sidecar',
+        'off',
+        '--tls-cert-file',
+        join(dir, 'tls.crt'),
+        '--tls-key-file',
+        join(dir, 'tls.key'),
+      ],
+    }),
     { env: { ...process.env, REALIP_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -26,7 +26,7 @@ import { classifyPortName } from '../../webhook/admission/port-rules.ts';
 import { declaredUids } from '../../webhook/admission/sidecar-ports.ts';
 import { parseInjectConfig, resolveDefaults } from '../../webhook/config.ts';
 import { injectYaml } from '../../webhook/inject-yaml.ts';
-import { realipArgv } from '../helpers/k8s.ts';
+import { realipArgv } from '../support/k8s.ts';
 
 const DIR = new URL('../fixtures/workloads/', import.meta.url).pathname;
 const GOLDEN = join(DIR, 'golden');

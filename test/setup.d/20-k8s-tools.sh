@@ -6,7 +6,7 @@
 # The binaries are cached OUTSIDE the clone, keyed by the pinned versions, so a fresh CI clone on the
 # same machine reuses them:  ${REALIP_TOOLS_DIR:-$HOME/.cache/realip-tools}/<key>/bin/
 # Running this again is a no-op once the binaries exist. `--print-dir` prints the bin directory
-# (test/helpers/k8s.ts uses it so the key lives in one place) and builds nothing.
+# (test/support/k8s.ts uses it so the key lives in one place) and builds nothing.
 #
 # Cost, measured on the 2-core machine CI uses, from empty Go module and build caches while other
 # test suites loaded the machine (load average 10-16): 21 min wall, 14.3 CPU-min (helm 406 s,

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseCidr } from '../../common/cidr.ts';
 import { formatIPv4, formatIPv6 } from '../../common/ip.ts';
-import { cidrPattern, SCHEMA_FILE } from '../helpers/cidr-pattern.ts';
+import { cidrPattern, SCHEMA_FILE } from '../support/cidr-pattern.ts';
 
 const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as {
   definitions: { cidr: { pattern: string } };
@@ -18,7 +18,7 @@ test('values.schema.json carries the generated cidr pattern', () => {
   assert.equal(
     schema.definitions.cidr.pattern,
     cidrPattern(),
-    'regenerate with: node test/helpers/cidr-pattern.ts --write',
+    'regenerate with: node test/support/cidr-pattern.ts --write',
   );
 });
 

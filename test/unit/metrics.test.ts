@@ -13,7 +13,7 @@ import { tlvNames } from '../../sidecar/observer.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { EventRecorder } from '../../webhook/events.ts';
 import { createWebhookMetrics } from '../../webhook/metrics.ts';
-import { documentedMetrics, parseExposition, sample } from '../helpers/metrics-doc.ts';
+import { documentedMetrics, parseExposition, sample } from '../support/metrics-doc.ts';
 
 test('a labelled histogram renders cumulative buckets, +Inf, sum and count per series', () => {
   const r = new Registry();

@@ -1,36 +1,12 @@
 /**
- * Shared pieces of the hardening suite: sizes (CI or full soak), the sidecar as a real child
- * process, RSS sampling from /proc, percentiles, and figures. Every case reports its figures with
+ * Shared pieces of the hardening suite: sizes (CI or full soak), the shared sidecar starter with
+ * this suite's settings, RSS sampling from /proc, percentiles, and figures. Every case reports its figures with
  * `figure()`: they go to the test output (t.diagnostic) and, when REALIP_HARDENING_REPORT names a
  * file, as one JSON line to it (bench/soak.ts prints the table from there).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI } from '../../helpers/tcp.ts';
-
-/**
- * A free port BELOW the ephemeral range (32768-60999 on Linux). Ports from bind(0) are ephemeral:
- * after this suite's hundreds of thousands of client connections, one of them may take such a
- * port as its source port between the check and the server's bind. Ports here are never picked as
- * source ports, so only another listener can race us (and one that did fails the bind check).
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await Promise.all(['127.0.0.1', '::'].map((host) => canBind(port, host)));
-    if (free.every(Boolean)) return port;
-  }
-}
-
-function canBind(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
-  });
-}
+import { type Sidecar, startSidecar as startSharedSidecar } from '../../support/sidecar.ts';
 
 /** `REALIP_SOAK=full` (npm run soak) runs the full-size figures; anything else the CI sizes. */
 export const FULL = process.env.REALIP_SOAK === 'full';
@@ -110,15 +86,7 @@ export async function pool(
   await Promise.all(lanes);
 }
 
-export interface Sidecar {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly adminPort: number;
-  output(): string;
-  /** Resolves with the exit code (or signal name). */
-  readonly exited: Promise<number | string>;
-  stop(signal?: NodeJS.Signals): Promise<number | string>;
-}
+export type { Sidecar } from '../../support/sidecar.ts';
 
 export interface SidecarSpec {
   readonly listeners: readonly string[];
@@ -133,68 +101,21 @@ export interface SidecarSpec {
 }
 
 /**
- * `realip sidecar` as a child process (Node 24 = process.execPath under npm), logging at warn so
- * per-connection lines do not cost the figures, ready when /readyz answers 200.
+ * The shared sidecar starter with this suite's settings: logging at warn so per-connection lines
+ * do not cost the figures, 30 s for a drain before SIGKILL, and a bounded output buffer (hundreds
+ * of thousands of connections).
  */
-export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
-  const adminPort = spec.adminPort ?? (await freePort());
-  const argv = [
-    ...(spec.prefix ?? []),
-    process.execPath,
-    CLI,
-    'sidecar',
-    ...spec.listeners.flatMap((l) => ['--listener', l]),
-    '--trusted-cidrs',
-    spec.trusted ?? '127.0.0.1/32,::1/128',
-    '--admin-port',
-    String(adminPort),
-    '--admin-host',
-    '127.0.0.1',
-    ...(spec.args?.includes('--log-level') ? [] : ['--log-level', 'warn']),
-    ...(spec.args ?? []),
-  ];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)),
-  );
-  const sidecar: Sidecar = {
-    child,
-    pid: child.pid!,
-    adminPort,
-    output: () => out,
-    exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
-        const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        const r = await exited;
-        clearTimeout(t);
-        return r;
-      }
-      return exited;
-    },
-  };
-  if (spec.wait === false) return sidecar;
-  const until = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sidecar exited (${child.exitCode}) before ready:\n${out}`);
-    const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ok) return sidecar;
-    if (Date.now() > until) {
-      await sidecar.stop('SIGKILL');
-      throw new Error(`sidecar not ready after 20 s:\n${out}`);
-    }
-    await sleep(50);
-  }
+export function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
+  return startSharedSidecar({
+    listeners: spec.listeners,
+    trusted: spec.trusted ?? '127.0.0.1/32,::1/128',
+    args: [...(spec.args?.includes('--log-level') ? [] : ['--log-level', 'warn']), ...(spec.args ?? [])],
+    ...(spec.prefix === undefined ? {} : { prefix: spec.prefix }),
+    ...(spec.adminPort === undefined ? {} : { adminPort: spec.adminPort }),
+    ready: spec.wait === false ? 'none' : 'readyz',
+    killAfterMs: 30_000,
+    outputLimit: 200_000,
+  });
 }
 
 /** A connected socket, or the connect error. */

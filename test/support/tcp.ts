@@ -1,66 +1,20 @@
 /**
- * Helpers for the tcp / transparent hop tests and bench: free ports, the sidecar as a child process,
- * nginx and HAProxy as our own processes with temp configs, and small socket utilities.
+ * Helpers for the tcp / transparent hop tests: nginx and HAProxy as our own processes with temp configs, and small socket utilities.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from '../../devkit/ports.ts';
+import { requireTool } from '../../devkit/tools.ts';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'cli/main.ts');
 
-export function requireTool(name: string): string {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const path = r.stdout.trim();
-  if (r.status !== 0 || path === '') {
-    throw new Error(`required tool "${name}" is not installed (run: bash test/setup.sh)`);
-  }
-  return path;
-}
-
-/**
- * A port to listen on, picked below the ephemeral range (32768-60999 by default) so that no
- * concurrent test's outgoing connection can take it as its source port between the pick and the
- * bind; checked bindable on 127.0.0.1 and :: (or on `host` when given).
- */
-export async function freePort(host?: string): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const hosts = host ? [host] : ['127.0.0.1', '::'];
-    const free = await Promise.all(hosts.map((h) => canBind(port, h)));
-    if (free.every(Boolean)) return port;
-  }
-}
-
-function canBind(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
-  });
-}
-
 export function tempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `realip-${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 10000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export interface Proc {
@@ -112,34 +66,6 @@ export async function waitForOutput(p: Proc, needle: string | RegExp, timeoutMs 
   }
 }
 
-export interface SidecarOptions {
-  readonly listeners: readonly string[];
-  readonly trusted?: string;
-  readonly args?: readonly string[];
-  readonly prefix?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
-}
-
-/** Runs `realip sidecar` (Node 24 = process.execPath under npm) and waits until it is ready. */
-export async function startSidecar(o: SidecarOptions): Promise<Proc & { adminPort: number }> {
-  const adminPort = await freePort();
-  const args = [
-    CLI,
-    'sidecar',
-    ...o.listeners.flatMap((l) => ['--listener', l]),
-    '--trusted-cidrs',
-    o.trusted ?? '127.0.0.0/8,::1/128',
-    '--admin-port',
-    String(adminPort),
-    '--admin-host',
-    '127.0.0.1',
-    ...(o.args ?? []),
-  ];
-  const p = startProc(process.execPath, args, o.prefix ?? []);
-  await waitForOutput(p, '"msg":"sidecar ready"');
-  return { ...p, adminPort };
-}
-
 export function nginxConf(dir: string, body: string): string {
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -151,6 +77,28 @@ ${body}
 `,
   );
   return conf;
+}
+
+/**
+ * Waits for a peer's ports (inside another namespace they cannot be probed from here: a short
+ * pause instead); its stop() also removes its temp dir.
+ */
+async function ready(
+  p: Proc,
+  t: { dir: string; remove(): void },
+  waitPorts: readonly number[],
+  prefix: readonly string[],
+): Promise<Proc & { dir: string }> {
+  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
+  else await new Promise((r) => setTimeout(r, 300));
+  return {
+    ...p,
+    dir: t.dir,
+    stop: async () => {
+      await p.stop();
+      t.remove();
+    },
+  };
 }
 
 /** nginx in the foreground with its own prefix dir; `body` holds the stream/http blocks. */
@@ -167,16 +115,7 @@ export async function startNginx(
     ['-p', t.dir, '-c', conf, '-e', 'stderr', '-g', `daemon off; pid ${t.dir}/pid; error_log stderr;`],
     prefix,
   );
-  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
-  else await new Promise((r) => setTimeout(r, 300));
-  return {
-    ...p,
-    dir: t.dir,
-    stop: async () => {
-      await p.stop();
-      t.remove();
-    },
-  };
+  return ready(p, t, waitPorts, prefix);
 }
 
 export async function startHaproxy(
@@ -191,16 +130,7 @@ export async function startHaproxy(
   const check = spawnSync('haproxy', ['-c', '-f', conf], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`haproxy config invalid:\n${check.stdout}${check.stderr}`);
   const p = startProc('haproxy', ['-f', conf, '-db'], prefix);
-  if (prefix.length === 0) for (const port of waitPorts) await waitForPort(port);
-  else await new Promise((r) => setTimeout(r, 300));
-  return {
-    ...p,
-    dir: t.dir,
-    stop: async () => {
-      await p.stop();
-      t.remove();
-    },
-  };
+  return ready(p, t, waitPorts, prefix);
 }
 
 /** Connects, writes `send` (may be empty), reads until the peer ends; resolves with all bytes read. */

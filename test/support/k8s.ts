@@ -19,7 +19,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -31,6 +30,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { freeEphemeralPort } from '../../devkit/ports.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const TOOLS_SCRIPT = join(ROOT, 'test/setup.d/20-k8s-tools.sh');
@@ -93,18 +93,6 @@ export function helmTemplate(
   ]);
   if (r.status !== 0) throw new Error(`helm template failed (${r.status}): ${r.stderr}`);
   return r.stdout;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ControlPlane {
@@ -261,8 +249,8 @@ async function startControlPlaneOnce(): Promise<ControlPlane> {
   };
   process.once('exit', onExit);
   try {
-    const etcdPort = await freePort();
-    const peerPort = await freePort();
+    const etcdPort = await freeEphemeralPort();
+    const peerPort = await freeEphemeralPort();
     const etcd = start(
       'etcd',
       etcdBin,
@@ -291,7 +279,7 @@ async function startControlPlaneOnce(): Promise<ControlPlane> {
     writeFileSync(join(dir, 'tokens.csv'), `${token},realip-admin,realip-admin-uid,"system:masters"\n`);
     const certDir = join(dir, 'certs');
     mkdirSync(certDir);
-    const port = await freePort();
+    const port = await freeEphemeralPort();
     const apiserver = start(
       'kube-apiserver',
       apiserverBin,
@@ -415,8 +403,8 @@ export async function startRealipWebhook(
   dir: string,
   t?: TestContext,
 ): Promise<RunningWebhook> {
-  const port = await freePort();
-  const metricsPort = await freePort();
+  const port = await freeEphemeralPort();
+  const metricsPort = await freeEphemeralPort();
   const [node, argv] = realipArgv(['webhook']);
   const name = `webhook-${port}`;
   const log = join(dir, `${name}.log`);

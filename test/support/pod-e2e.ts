@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppProbesJson } from '../../common/contract.ts';
+import { sidecarArgv } from '../../devkit/sidecar-argv.ts';
 import { REALIP_MAIN, type RunResult, type Spawned, type World } from './netns.ts';
 
 /** HAProxy frontends on the node: v1 to the pod's IPv4 address, v2 to its IPv6 address. */
@@ -28,19 +29,19 @@ export async function startSidecar(
   appProbes?: AppProbesJson,
 ): Promise<Spawned> {
   const a = w.addr;
+  // The admin port on every address of the pod (no --admin-host): probes come from the node.
   const sidecar = w.pod.spawn([
     process.execPath,
-    REALIP_MAIN,
-    'sidecar',
-    '--listener',
-    listener,
-    '--trusted-cidrs',
-    `${a.nodeV4}/32,${a.nodeV6}/128`,
-    '--admin-port',
-    String(adminPort),
-    '--log-level',
-    'warn',
-    ...(appProbes !== undefined ? ['--app-probes', JSON.stringify(appProbes)] : []),
+    ...sidecarArgv(REALIP_MAIN, {
+      listeners: [listener],
+      trusted: `${a.nodeV4}/32,${a.nodeV6}/128`,
+      adminPort,
+      args: [
+        '--log-level',
+        'warn',
+        ...(appProbes !== undefined ? ['--app-probes', JSON.stringify(appProbes)] : []),
+      ],
+    }),
   ]);
   await w.pod.waitForPort(listenPort, 15_000, sidecar);
   await w.pod.waitForPort(adminPort, 15_000, sidecar);
@@ -150,4 +151,25 @@ export function connectViaEdge(
     halfClose: false,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
+}
+
+/**
+ * curl from the node (the edge namespace), as a kubelet probe or a stray caller would: no PROXY
+ * header. `statusOnly` prints just the HTTP status; the caller asserts on the result.
+ */
+export function curlFromNode(
+  w: World,
+  url: string,
+  o: { readonly statusOnly?: boolean; readonly headers?: readonly string[] } = {},
+): Promise<RunResult> {
+  return w.edge.run([
+    'curl',
+    '-sS',
+    '-g',
+    '--max-time',
+    '10',
+    ...(o.statusOnly ? ['-o', '/dev/null', '-w', '%{http_code}'] : []),
+    ...(o.headers ?? []).flatMap((h) => ['-H', h]),
+    url,
+  ]);
 }

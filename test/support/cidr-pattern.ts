@@ -4,7 +4,7 @@
  * CIDRs: host bits set, a mapped prefix below /96. Hex IPv6 is checked for shape only; its host
  * bits and hex-written mapped addresses are refused when the webhook starts (CFG_INVALID).
  * test/unit/chart-cidr-pattern.test.ts pins the schema to this and checks it against parseCidr.
- * Regenerate: node test/helpers/cidr-pattern.ts --write
+ * Regenerate: node test/support/cidr-pattern.ts --write
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
