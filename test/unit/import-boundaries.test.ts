@@ -46,6 +46,20 @@ test('devkit/ imports nothing of the tests, benches or production code', () => {
   assert.deepEqual(offenders(['devkit'], ['test', 'bench', ...PRODUCTION]), []);
 });
 
+test('sidecar/ and webhook/ never import each other; common/ imports neither, nor cli/', () => {
+  assert.deepEqual(offenders(['sidecar'], ['webhook', 'cli']), []);
+  assert.deepEqual(offenders(['webhook'], ['sidecar', 'cli']), []);
+  assert.deepEqual(offenders(['common'], ['sidecar', 'webhook', 'cli']), []);
+});
+
+test('each command file imports one component (so an image loads only its own)', () => {
+  const bad = tsFiles('cli/commands').flatMap((file) => {
+    const components = [...importedFolders(file)].filter((f) => f === 'sidecar' || f === 'webhook');
+    return components.length === 1 ? [] : [`${file} -> ${components.join(', ') || 'none'}`];
+  });
+  assert.deepEqual(bad, []);
+});
+
 test('the checker sees a relative import that leaves its folder', () => {
   // A guard on the guard: bench/http.ts does import devkit/ and sidecar/ today.
   const seen = importedFolders('bench/http.ts');
