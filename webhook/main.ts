@@ -3,6 +3,7 @@
  * sidecar detection (auto) -> start -> on SIGTERM/SIGINT: not ready, drain, exit 0.
  */
 import { hostname } from 'node:os';
+import type { ErrorCode } from '../common/error-codes/registry.ts';
 import { ConfigError, failureLine, isRealipError, UNEXPECTED } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { renderHelp } from '../common/options.ts';
@@ -24,7 +25,7 @@ export const WEBHOOK_USAGE = renderHelp(
 );
 
 /** A port that cannot be bound is the common start failure; say so by code. */
-function startCode(err: unknown): string {
+function startCode(err: unknown): ErrorCode {
   const errno = (err as { code?: unknown }).code;
   return errno === 'EADDRINUSE' || errno === 'EACCES' || errno === 'EADDRNOTAVAIL'
     ? 'WH_LISTEN_FAILED'
