@@ -52,5 +52,18 @@ export const UNEXPECTED: ErrorCode = 'CLI_UNEXPECTED';
 export function failureLine(command: string, err: unknown, code?: ErrorCode): string {
   const c = code ?? (isRealipError(err) ? err.code : UNEXPECTED);
   const message = err instanceof Error ? err.message : String(err);
-  return `realip ${command}: ${c}: ${message}\n`;
+  return codeLine(command, c, message);
+}
+
+/** `CODE: message`: how a code and its message are shown together, wherever they are shown. */
+export function codeText(code: ErrorCode, message: string): string {
+  return `${code}: ${message}`;
+}
+
+/**
+ * The same line for a failure a command finds itself, without an error object:
+ * `realip COMMAND: CODE: message` (`realip: CODE: message` with no command).
+ */
+export function codeLine(command: string, code: ErrorCode, message: string): string {
+  return `realip${command === '' ? '' : ` ${command}`}: ${codeText(code, message)}\n`;
 }

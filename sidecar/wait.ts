@@ -5,7 +5,8 @@
  */
 import http from 'node:http';
 import { Defaults, Env, SidecarAdminPaths } from '../common/contract.ts';
-import { ConfigError } from '../common/errors.ts';
+import { exitStatus } from '../common/error-codes/registry.ts';
+import { ConfigError, codeLine } from '../common/errors.ts';
 import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -73,7 +74,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   if (await waitReady(port, timeoutMs)) return 0;
   process.stderr.write(
-    `realip sidecar-wait: CLI_SIDECAR_NOT_READY: sidecar not ready on port ${port} after ${timeoutMs} ms\n`,
+    codeLine(
+      'sidecar-wait',
+      'CLI_SIDECAR_NOT_READY',
+      `sidecar not ready on port ${port} after ${timeoutMs} ms`,
+    ),
   );
-  return 1;
+  return exitStatus('CLI_SIDECAR_NOT_READY');
 }

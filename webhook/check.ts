@@ -3,7 +3,8 @@
  * non-zero exit when any check fails. The only check file that touches process.*.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError } from '../common/errors.ts';
+import { exitStatus } from '../common/error-codes/registry.ts';
+import { ConfigError, codeLine, codeText } from '../common/errors.ts';
 import { attempt, collectOptions, type OptionSpec, reader, renderHelp } from '../common/options.ts';
 import { type CheckResult, runChecks, type Status } from './check/checks.ts';
 
@@ -66,9 +67,12 @@ export function formatResults(results: readonly CheckResult[]): string {
     '',
     failed === 0
       ? 'realip check: all checks passed'
-      : `realip check: CHK_FAILED: ${failed} check(s) failed (${[
-          ...new Set(results.filter((r) => r.status === 'fail').map((r) => r.code)),
-        ].join(', ')})`,
+      : `realip check: ${codeText(
+          'CHK_FAILED',
+          `${failed} check(s) failed (${[
+            ...new Set(results.filter((r) => r.status === 'fail').map((r) => r.code)),
+          ].join(', ')})`,
+        )}`,
   );
   return lines.join('\n');
 }
@@ -118,9 +122,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (!kc.getCurrentCluster()) throw new Error('no current cluster in the kubeconfig');
   } catch (err: unknown) {
     process.stderr.write(
-      `realip check: CHK_KUBECONFIG_INVALID: cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}\n`,
+      codeLine(
+        'check',
+        'CHK_KUBECONFIG_INVALID',
+        `cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}`,
+      ),
     );
-    return 2;
+    return exitStatus('CHK_KUBECONFIG_INVALID');
   }
   const results = await runChecks({
     kc,

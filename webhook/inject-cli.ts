@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, parseAllDocuments } from 'yaml';
-import { ConfigError, failureLine } from '../common/errors.ts';
+import { type ErrorCode, exitStatus } from '../common/error-codes/registry.ts';
+import { ConfigError, codeLine, failureLine } from '../common/errors.ts';
 import { renderHelp } from '../common/options.ts';
 import { decide, type InjectionDefaults } from './admission/decide.ts';
 import { NO_NAMESPACE, type NamespaceInfo, type NamespaceView } from './admission/namespace.ts';
@@ -223,9 +224,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err: unknown) {
     process.stderr.write(
-      `realip inject: CLI_READ_FAILED: ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+      codeLine('inject', 'CLI_READ_FAILED', `${file}: ${err instanceof Error ? err.message : String(err)}`),
     );
-    return 1;
+    return exitStatus('CLI_READ_FAILED');
   }
   const result = injectYaml(
     text,
@@ -233,8 +234,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   );
   for (const n of result.notes) process.stderr.write(`${n}\n`);
   if (result.errors.length > 0) {
-    process.stderr.write(`realip inject: INJ_INVALID_INPUT:\n  - ${result.errors.join('\n  - ')}\n`);
-    return 1;
+    // The problems start on their own lines, so no space after the code's colon.
+    const code: ErrorCode = 'INJ_INVALID_INPUT';
+    process.stderr.write(`realip inject: ${code}:\n  - ${result.errors.join('\n  - ')}\n`);
+    return exitStatus(code);
   }
   process.stdout.write(result.output);
   return 0;

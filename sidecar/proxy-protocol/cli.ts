@@ -1,4 +1,6 @@
 /** `realip decode HEX`: decode a PROXY header given as hex and print it as JSON (debugging aid). */
+import { exitStatus } from '../../common/error-codes/registry.ts';
+import { codeLine } from '../../common/errors.ts';
 import { decode } from './decode.ts';
 import { namedTlvs } from './tlv.ts';
 
@@ -11,20 +13,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     return hex === undefined ? 2 : 0;
   }
   if (argv.length > 1) {
-    process.stderr.write(`realip decode: CLI_BAD_ARGUMENT: unexpected argument "${argv[1]}"\n`);
-    return 2;
+    process.stderr.write(codeLine('decode', 'CLI_BAD_ARGUMENT', `unexpected argument "${argv[1]}"`));
+    return exitStatus('CLI_BAD_ARGUMENT');
   }
   if (!/^([0-9a-fA-F]{2})+$/.test(hex)) {
-    process.stderr.write('realip decode: CLI_BAD_ARGUMENT: argument must be an even number of hex digits\n');
-    return 2;
+    process.stderr.write(
+      codeLine('decode', 'CLI_BAD_ARGUMENT', 'argument must be an even number of hex digits'),
+    );
+    return exitStatus('CLI_BAD_ARGUMENT');
   }
   const r = decode(Buffer.from(hex, 'hex'));
   if (r.kind === 'need-more') {
-    process.stderr.write('realip decode: CLI_INCOMPLETE_HEADER: incomplete header (need more bytes)\n');
-    return 1;
+    process.stderr.write(codeLine('decode', 'CLI_INCOMPLETE_HEADER', 'incomplete header (need more bytes)'));
+    return exitStatus('CLI_INCOMPLETE_HEADER');
   }
   if (r.kind === 'error') {
-    process.stderr.write(`realip decode: ${r.error.code}: ${r.error.message}\n`);
+    process.stderr.write(codeLine('decode', r.error.code, r.error.message));
     return 1;
   }
   const { tlvs, ...rest } = r.header;
