@@ -235,7 +235,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   for (const n of result.notes) process.stderr.write(`${n}\n`);
   if (result.errors.length > 0) {
     // The problems start on their own lines, so no space after the code's colon.
-    const code: ErrorCode = 'INJ_INVALID_INPUT';
+    const code = 'INJ_INVALID_INPUT' satisfies ErrorCode;
     process.stderr.write(`realip inject: ${code}:\n  - ${result.errors.join('\n  - ')}\n`);
     return exitStatus(code);
   }

@@ -65,6 +65,11 @@ export type HttpStatusOf<C extends HttpCode> = All[C] extends { readonly http: i
   ? S
   : never;
 
+/** Codes that end a command with the exit status their entry declares. */
+export type ExitingCode = {
+  [C in ErrorCode]: All[C] extends { readonly exit: number } ? C : never;
+}[ErrorCode];
+
 /** Codes whose entry declares a fixed message. */
 export type MessageCode = {
   [C in ErrorCode]: All[C] extends { readonly message: string } ? C : never;
@@ -82,9 +87,9 @@ export function codeMessage(code: MessageCode): string {
   return (ERRORS[code] as { message: string }).message;
 }
 
-/** The exit status of a command that ends with this code (1 where the registry declares none). */
-export function exitStatus(code: ErrorCode): 1 | 2 {
-  return ERRORS[code].exit ?? 1;
+/** The exit status of a command that ends with this code. */
+export function exitStatus(code: ExitingCode): 1 | 2 {
+  return (ERRORS[code] as { exit: 1 | 2 }).exit;
 }
 
 export function isErrorCode(value: string): value is ErrorCode {

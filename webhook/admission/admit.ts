@@ -24,7 +24,7 @@ export interface Admission {
 export const NOT_POD_CREATE = 'INJ_SKIP_NOT_POD_CREATE' satisfies CodeOf<'INJ'>;
 /** The pod is not shaped as a pod; the API server's validation will say more after us. */
 export const MALFORMED_POD = 'INJ_SKIP_MALFORMED_POD' satisfies CodeOf<'INJ'>;
-export const INJECTED = 'INJ_INJECTED';
+export const INJECTED = 'INJ_INJECTED' satisfies CodeOf<'INJ'>;
 
 export { skipWarning } from './report.ts';
 
