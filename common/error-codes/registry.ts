@@ -70,6 +70,16 @@ export type ExitingCode = {
   [C in ErrorCode]: All[C] extends { readonly exit: number } ? C : never;
 }[ErrorCode];
 
+/**
+ * The status to pass beside a code: the declared one for a literal code, any number for a code
+ * only known at run time (a value held from an earlier check, typed with the whole union).
+ */
+export type StatusBeside<C extends HttpCode | ''> = HttpCode extends C
+  ? number
+  : C extends HttpCode
+    ? HttpStatusOf<C>
+    : number;
+
 /** Codes whose entry declares a fixed message. */
 export type MessageCode = {
   [C in ErrorCode]: All[C] extends { readonly message: string } ? C : never;

@@ -9,7 +9,7 @@
  * object is allocated per request on the common path.
  */
 import net from 'node:net';
-import type { ErrorCode, HttpCode } from '../../common/error-codes/registry.ts';
+import type { ErrorCode, HttpCode, StatusBeside } from '../../common/error-codes/registry.ts';
 import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection } from '../hop.ts';
 import { loggedPath, type PendingRequest } from './access-log.ts';
@@ -677,7 +677,7 @@ export class HttpConnection implements ResponseSink {
    * client (pipelining) waits for them, so that it answers the right request; app errors (502,
    * 504) answer the front request, which has had no response byte yet.
    */
-  private fail(status: number, code: HttpCode | '', now = false): void {
+  private fail<C extends HttpCode | ''>(status: StatusBeside<C>, code: C, now = false): void {
     if (this.finished || this.client.writableEnded) return;
     const t = this.tracker;
     const appError = status === 502 || status === 504;
