@@ -6,6 +6,9 @@
  *
  * Codes are never reused for another meaning: a retired code stays here with `retired` set, which
  * keeps it in the doc and out of `ErrorCode`.
+ *
+ * A new code: add it to its family's file (a new family: a file, an entry in FAMILIES and ALL, and a
+ * marked table in docs/errors.md), then `npm run docs:errors`.
  */
 import { ADMIN_ERRORS } from './admin.ts';
 import { CHECK_ERRORS } from './check.ts';
