@@ -16,7 +16,8 @@ export const CHECK_ERRORS = {
   },
   CHK_API_UNAUTHORIZED: {
     level: 'fail',
-    meaning: "The API server does not accept the kubeconfig's credentials (expired or foreign token).",
+    meaning:
+      "HTTP 401: the API server does not accept the kubeconfig's credentials (expired or foreign token).",
     action: 'Refresh the credentials.',
   },
   CHK_API_ERROR: {

@@ -32,7 +32,7 @@ export const TCP_ERRORS = {
   },
   TCP_SPLICE_UNAVAILABLE: {
     meaning:
-      'Tcp/transparent listener (warning, logged once, not an error): the native helper cannot be loaded, so tcp listeners relay through Node streams (more CPU per byte); `realip_tcp_splice_relay` is 0.',
+      'tcp/transparent listener (warning, logged once, not an error): the native helper cannot be loaded, so tcp listeners relay through Node streams (more CPU per byte); `realip_tcp_splice_relay` is 0.',
     action:
       '`npm run build:native` (needs a C compiler and python3 for node-gyp), or ship the built addon in the image.',
   },
