@@ -1,6 +1,8 @@
 /**
  * The sidecar's metrics, created once per process and passed to listeners and hops. Every metric
- * is in docs/metrics.md (test/integration/metrics-table.test.ts compares the two).
+ * is in docs/metrics.md (test/integration/metrics-table.test.ts compares the two). The families of
+ * one kind of listener are declared here too, and registered by the first listener of that kind
+ * (so /metrics shows them only where they mean something: the table's "Exposed when").
  */
 import { Registry } from '../common/metrics.ts';
 import { registerProcessMetrics } from '../common/process-metrics.ts';
@@ -61,9 +63,39 @@ export function createSidecarMetrics() {
       'Connections ended by a hop error, by mode and code',
     ),
     bytes: registry.counter('realip_bytes_total', 'Payload bytes relayed, by listener, mode and direction'),
+    /** http listeners. */
+    tlvHeadersOmitted: onFirstUse(() =>
+      registry.counter(
+        'realip_http_tlv_headers_omitted_total',
+        'TLV values not exposed as headers because they contain unsafe characters',
+      ),
+    ),
+    /** tcp and transparent listeners. */
+    spliceRelay: onFirstUse(() =>
+      registry.gauge(
+        'realip_tcp_splice_relay',
+        'tcp/transparent listeners relaying with splice(2) (1) or through the JS stream relay (0)',
+      ),
+    ),
+    /** transparent listeners. */
+    portFallbacks: onFirstUse(() =>
+      registry.counter(
+        'realip_transparent_port_fallbacks_total',
+        "Transparent connections made from the client's address with another port (the client's was in use)",
+      ),
+    ),
   };
   registerProcessMetrics(registry, 'sidecar');
   return metrics;
+}
+
+/** The metric `register` makes, registered on the first call and the same one on every call after. */
+function onFirstUse<T>(register: () => T): () => T {
+  let metric: T | undefined;
+  return () => {
+    metric ??= register();
+    return metric;
+  };
 }
 
 export type SidecarMetrics = ReturnType<typeof createSidecarMetrics>;

@@ -21,10 +21,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The packaged services must not hold ports or run in the background: tests start their own.
+# Only the packaged daemons are stopped (their own config files): an nginx or HAProxy that a test,
+# a bench or the test cluster's edge started with its own config is not ours to kill.
 for svc in nginx haproxy; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
-  pkill -x "$svc" >/dev/null 2>&1 || true
 done
+pkill -f -- '^/usr/sbin/haproxy .*-f /etc/haproxy/haproxy\.cfg' >/dev/null 2>&1 || true
+pkill -f -- '^nginx: master process /usr/sbin/nginx( -g .*)?$' >/dev/null 2>&1 || true
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"

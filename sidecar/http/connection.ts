@@ -1,7 +1,7 @@
 /**
  * One client connection of the HTTP hop, with its own app connection (so responses come back in
- * order without being parsed). Request side: heads are parsed and rewritten, bodies are framed
- * (Content-Length countdown, chunked scanner) and forwarded as they arrive, never buffered.
+ * order without being parsed). Request side: a RequestFramer says where heads and bodies end;
+ * heads are rewritten, bodies forwarded as they arrive, never buffered.
  * Response side: bytes go to the client unchanged; a ResponseTracker watches them for the status
  * of upgrades, 502/504 and drain. Backpressure both ways: a full socket pauses the other one.
  *
@@ -14,10 +14,19 @@ import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection } from '../hop.ts';
 import { loggedPath, type PendingRequest } from './access-log.ts';
 import { answer } from './answers.ts';
-import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
-import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
-import type { HttpHopState } from './hop-state.ts';
-import { M_HEAD, RequestHead } from './request-head.ts';
+import type { HttpHopState, SweptConnection } from './hop-state.ts';
+import {
+  A_BODY,
+  A_BODY_END,
+  A_BODY_ERROR,
+  A_ERROR,
+  A_HEAD,
+  A_NEED_MORE,
+  A_PARTIAL_HEAD,
+  A_TRAILER,
+  RequestFramer,
+} from './request-framer.ts';
+import { M_HEAD, type RequestHead } from './request-head.ts';
 import {
   E_COMPLETE,
   E_LOST,
@@ -30,18 +39,15 @@ import {
   ResponseTracker,
 } from './response.ts';
 import type { HeadRewriter } from './rewrite.ts';
-import { filterTrailer, findBlockEnd } from './trailer.ts';
 
-/** Request-side states. */
-const Q_HEAD = 0;
-const Q_LENGTH = 1;
-const Q_CHUNKED = 2;
-const Q_TRAILER = 3;
+// Request-side states.
+/** Requests are read: the framer says where they end (framer.atHead: between two of them). */
+const Q_FRAMING = 0;
 /** An Upgrade request was sent: hold client bytes until its response status is known. */
-const Q_AWAIT = 4;
-const Q_TUNNEL = 5;
+const Q_AWAIT = 1;
+const Q_TUNNEL = 2;
 /** No more requests are read (error answered, client asked to close, app lost, draining). */
-const Q_STOP = 6;
+const Q_STOP = 3;
 
 /** Why client reads are paused (a bitmask; reading resumes when it is 0). */
 const P_APP_FULL = 1;
@@ -51,7 +57,6 @@ const P_STOP = 8;
 
 /** After we end our side, how long a peer may keep a half-closed socket before it is destroyed. */
 const LINGER_MS = 2000;
-const LFLF = Buffer.from('\n\n', 'latin1');
 
 /** The close reason (close-reasons.ts) for each code the hop answers or closes with. */
 const REASON_OF_CODE: Readonly<Partial<Record<ErrorCode | '', CloseReason>>> = {
@@ -65,18 +70,18 @@ const REASON_OF_CODE: Readonly<Partial<Record<ErrorCode | '', CloseReason>>> = {
   HTTP_INTERNAL: 'internal_error',
 };
 
-export class HttpConnection implements ResponseSink {
+export class HttpConnection implements ResponseSink, SweptConnection {
   private readonly hop: HttpHopState;
   private readonly conn: AcceptedConnection;
   private readonly client: net.Socket;
   private app: net.Socket | null = null;
   private readonly rewriter: HeadRewriter;
-  private readonly head = new RequestHead();
+  private readonly framer: RequestFramer;
+  /** The framer's parsed head of the request being forwarded. */
+  private readonly head: RequestHead;
   private readonly tracker = new ResponseTracker();
-  private readonly chunked = new ChunkedScanner();
 
-  private state = Q_HEAD;
-  private remaining = 0;
+  private state = Q_FRAMING;
   /** The kind (K_*) of the request being forwarded. */
   private kind = 0;
   private reqInProgress = false;
@@ -131,6 +136,8 @@ export class HttpConnection implements ResponseSink {
     this.conn = conn;
     this.client = conn.socket;
     this.rewriter = rewriter;
+    this.framer = new RequestFramer(hop.config.maxRequestHeadBytes);
+    this.head = this.framer.head;
     this.tracker.sink = this;
     this.pendingMeta = hop.observer.accessLog ? new Array<PendingRequest | undefined>(MAX_OUTSTANDING) : null;
     this.lastActive = hop.clock;
@@ -169,7 +176,7 @@ export class HttpConnection implements ResponseSink {
       return;
     }
     if (this.state === Q_STOP) return;
-    if (this.state === Q_HEAD) {
+    if (this.atHead()) {
       // Any byte starts (or continues) a head, leading empty lines included: a drip of CRLFs is
       // bounded by the head timeout like any other partial head.
       this.keepAliveSince = 0;
@@ -201,113 +208,65 @@ export class HttpConnection implements ResponseSink {
   /** Processes buf[pos..]; `scanned`: offset before which no head end can be (held partial heads). */
   private process(buf: Buffer, pos: number, scanned: number): void {
     const end = buf.length;
+    const f = this.framer;
     while (pos < end) {
-      switch (this.state) {
-        case Q_HEAD: {
-          if (this.pauses & P_QUEUE || this.draining) {
-            this.hold(buf, pos, 0);
-            return;
-          }
-          // Empty lines before a request line are ignored (RFC 9112 2.2), and never forwarded.
-          while (pos < end && buf[pos] === CR) {
-            if (pos + 1 === end) {
-              this.hold(buf, pos, 0);
-              return;
-            }
-            if (buf[pos + 1] !== LF) {
-              this.fail(400, 'HTTP_BAD_REQUEST_LINE');
-              return;
-            }
-            pos += 2;
-          }
-          if (pos === end) return;
-          const b0 = buf[pos]!;
-          if (!(CLASS[b0]! & TCHAR)) {
-            this.notHttp(buf, pos);
-            return;
-          }
-          const idx = buf.indexOf(CRLFCRLF, Math.max(pos, scanned - 3));
-          const max = this.hop.config.maxRequestHeadBytes;
-          if (idx < 0) {
-            if (end - pos > max) {
-              this.fail(431, 'HTTP_HEAD_TOO_LARGE');
-              return;
-            }
-            // A head ended with bare LFs would never complete: refuse it now (scanning only the
-            // bytes that are new, plus one: a partial head is never rescanned).
-            if (buf.indexOf(LFLF, Math.max(pos, scanned - 1)) >= 0) {
-              this.fail(400, 'HTTP_BAD_HEADER');
-              return;
-            }
-            if (this.headSince === 0) this.headSince = this.hop.deadlineBase();
-            this.hold(buf, pos, end - pos);
-            return;
-          }
-          const headEnd = idx + 4;
-          if (headEnd - pos > max) {
-            this.fail(431, 'HTTP_HEAD_TOO_LARGE');
-            return;
-          }
+      if (this.state === Q_TUNNEL) {
+        this.writeApp(pos === 0 ? buf : buf.subarray(pos));
+        return;
+      }
+      if (this.state === Q_AWAIT) {
+        this.hold(buf, pos, 0);
+        return;
+      }
+      if (this.state !== Q_FRAMING) return;
+      if (f.atHead && (this.pauses & P_QUEUE || this.draining)) {
+        this.hold(buf, pos, 0);
+        return;
+      }
+      switch (f.next(buf, pos, scanned)) {
+        case A_HEAD:
           this.headSince = 0;
-          if (!this.head.parse(buf, pos, headEnd)) {
-            this.fail(this.head.status, this.head.code);
-            return;
-          }
-          this.forwardHead(buf, headEnd);
-          pos = headEnd;
+          this.forwardHead(buf, f.at);
+          pos = f.at;
           scanned = 0;
           continue;
-        }
-        case Q_LENGTH: {
-          const n = Math.min(this.remaining, end - pos);
-          this.writeApp(n === end - pos && pos === 0 ? buf : buf.subarray(pos, pos + n));
-          this.remaining -= n;
-          pos += n;
-          if (this.remaining === 0) this.requestDone();
+        case A_BODY:
+          this.writeApp(pos === 0 && f.at === end ? buf : buf.subarray(pos, f.at));
+          pos = f.at;
           continue;
-        }
-        case Q_CHUNKED: {
-          const stop = this.chunked.scan(buf, pos, end);
-          if (stop > pos) this.writeApp(buf.subarray(pos, stop));
-          pos = stop;
-          if (this.chunked.state === CHUNKED_ERROR) {
-            this.failMidRequest('HTTP_BAD_CHUNK');
-            return;
-          }
-          if (this.chunked.state === CHUNKED_TRAILER) this.state = Q_TRAILER;
-          continue;
-        }
-        case Q_TRAILER: {
-          const at = findBlockEnd(buf, pos);
-          if (at < 0) {
-            if (end - pos > this.hop.config.maxRequestHeadBytes) {
-              this.failMidRequest('HTTP_BAD_TRAILER');
-              return;
-            }
-            this.hold(buf, pos, 0);
-            return;
-          }
-          const trailer = filterTrailer(buf, pos, at);
-          if (trailer === null) {
-            this.failMidRequest('HTTP_BAD_TRAILER');
-            return;
-          }
-          this.writeApp(trailer);
-          pos = at;
+        case A_BODY_END:
+          this.writeApp(pos === 0 && f.at === end ? buf : buf.subarray(pos, f.at));
+          pos = f.at;
           this.requestDone();
           continue;
-        }
-        case Q_AWAIT: {
-          this.hold(buf, pos, 0);
+        case A_TRAILER:
+          this.writeApp(f.trailer!);
+          pos = f.at;
+          this.requestDone();
+          continue;
+        case A_PARTIAL_HEAD:
+          if (this.headSince === 0) this.headSince = this.hop.deadlineBase();
+          this.hold(buf, f.at, f.scanned);
           return;
-        }
-        case Q_TUNNEL:
-          this.writeApp(pos === 0 ? buf : buf.subarray(pos));
+        case A_NEED_MORE:
+          if (f.at < end) this.hold(buf, f.at, f.scanned);
+          return;
+        case A_ERROR:
+          if (f.status === 0) this.tlsOnHttp();
+          else this.fail(f.status, f.code);
+          return;
+        case A_BODY_ERROR:
+          this.failMidRequest(f.code);
           return;
         default:
           return;
       }
     }
+  }
+
+  /** Between requests, reading them: the next byte starts a head. */
+  private atHead(): boolean {
+    return this.state === Q_FRAMING && this.framer.atHead;
   }
 
   /** Keeps buf[pos..] for later (a partial head, or bytes that must wait). */
@@ -352,13 +311,7 @@ export class HttpConnection implements ResponseSink {
     this.writeApp(out);
     this.reqInProgress = true;
     this.expectContinue = h.expectContinue;
-    if (h.chunked) {
-      this.chunked.reset();
-      this.state = Q_CHUNKED;
-    } else if (h.contentLength > 0) {
-      this.remaining = h.contentLength;
-      this.state = Q_LENGTH;
-    } else {
+    if (!this.framer.inBody) {
       this.requestDone();
       return;
     }
@@ -384,14 +337,14 @@ export class HttpConnection implements ResponseSink {
       this.closeAfter = false;
       return;
     }
-    this.state = Q_HEAD;
+    this.state = Q_FRAMING;
     // The response came before the request ended (an early answer): the connection is idle now.
     if (this.tracker.outstanding === 0) this.armKeepAlive();
   }
 
   /** Between requests: the next one has --keepalive-timeout to start. */
   private armKeepAlive(): void {
-    if (this.state === Q_HEAD && !this.reqInProgress && this.headSince === 0 && this.acc === null)
+    if (this.atHead() && !this.reqInProgress && this.headSince === 0 && this.acc === null)
       this.keepAliveSince = this.hop.deadlineBase();
   }
 
@@ -506,7 +459,7 @@ export class HttpConnection implements ResponseSink {
     }
     if (events & E_REFUSED) {
       if (this.state === Q_AWAIT) {
-        this.state = this.head.close ? Q_STOP : Q_HEAD;
+        this.state = this.head.close ? Q_STOP : Q_FRAMING;
         this.unpause(P_AWAIT);
       } else if (this.reqInProgress) this.refusedEarly = true;
     }
@@ -702,7 +655,7 @@ export class HttpConnection implements ResponseSink {
   }
 
   /** A body framing error after the head went to the app: answer 400 only if nothing else is pending. */
-  private failMidRequest(code: HttpCode): void {
+  private failMidRequest(code: HttpCode | ''): void {
     const t = this.tracker;
     if (t.outstanding === 1 && t.awaitingHead()) {
       this.fail(400, code, true);
@@ -713,22 +666,18 @@ export class HttpConnection implements ResponseSink {
     this.client.destroy();
   }
 
-  /** The first bytes of a head are not a token: a TLS ClientHello, or not HTTP at all. */
-  private notHttp(buf: Buffer, pos: number): void {
-    if (buf[pos] === 0x16 && this.requests === 0 && (pos + 1 >= buf.length || buf[pos + 1] === 0x03)) {
-      this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' });
-      this.conn.log.warn(
-        {
-          code: 'HTTP_TLS_ON_HTTP_LISTENER',
-          hint: 'this listener is http; for TLS passthrough use a tcp or transparent listener',
-        },
-        'tls handshake on an http listener',
-      );
-      this.closeAs('bad_request', 'HTTP_TLS_ON_HTTP_LISTENER');
-      this.client.destroy();
-      return;
-    }
-    this.fail(400, 'HTTP_BAD_REQUEST_LINE');
+  /** The first request starts like a TLS ClientHello: nothing to answer, the client would not read it. */
+  private tlsOnHttp(): void {
+    this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' });
+    this.conn.log.warn(
+      {
+        code: 'HTTP_TLS_ON_HTTP_LISTENER',
+        hint: 'this listener is http; for TLS passthrough use a tcp or transparent listener',
+      },
+      'tls handshake on an http listener',
+    );
+    this.closeAs('bad_request', 'HTTP_TLS_ON_HTTP_LISTENER');
+    this.client.destroy();
   }
 
   // ---- timers and drain (called by the hop) ----------------------------------------------------
@@ -749,7 +698,7 @@ export class HttpConnection implements ResponseSink {
       this.fail(504, 'HTTP_APP_TIMEOUT');
       return;
     }
-    if (this.headSince !== 0 && now - this.headSince > c.requestHeadTimeoutMs && this.state === Q_HEAD) {
+    if (this.headSince !== 0 && now - this.headSince > c.requestHeadTimeoutMs && this.atHead()) {
       this.fail(408, 'HTTP_HEAD_TIMEOUT');
       return;
     }
@@ -757,7 +706,7 @@ export class HttpConnection implements ResponseSink {
       this.keepAliveSince !== 0 &&
       c.keepAliveTimeoutMs > 0 &&
       now - this.keepAliveSince > c.keepAliveTimeoutMs &&
-      this.state === Q_HEAD &&
+      this.atHead() &&
       this.tracker.outstanding === 0 &&
       !this.reqInProgress
     ) {

@@ -7,7 +7,16 @@ import type { Logger } from '../../common/logger.ts';
 import type { SidecarConfig } from '../config.ts';
 import type { SidecarMetrics } from '../metrics.ts';
 import type { ListenerObserver } from '../observer.ts';
-import type { HttpConnection } from './connection.ts';
+
+/**
+ * What the hop state needs of a connection: the sweep and drain call it. (An interface here, not
+ * the HttpConnection class, so that the connection depends on the state and never the reverse.)
+ */
+export interface SweptConnection {
+  /** `now` is the hop clock. */
+  tick(now: number): void;
+  drain(): void;
+}
 
 export class HttpHopState {
   readonly config: SidecarConfig;
@@ -15,7 +24,7 @@ export class HttpHopState {
   readonly metrics: SidecarMetrics;
   readonly log: Logger;
   readonly observer: ListenerObserver;
-  readonly connections = new Set<HttpConnection>();
+  readonly connections = new Set<SweptConnection>();
   /** Date.now() at the last sweep. */
   clock = Date.now();
   readonly interval: number;
@@ -67,7 +76,7 @@ export class HttpHopState {
     }
   }
 
-  closed(c: HttpConnection): void {
+  closed(c: SweptConnection): void {
     this.connections.delete(c);
     if (this.drained && this.connections.size === 0) this.drained();
   }

@@ -3,9 +3,7 @@
  * X-Forwarded-For / X-Real-IP / Forwarded (see rewrite.ts for the exact policy), over one app
  * connection per client connection. Design and limits: docs/sidecar.md.
  */
-import type { Counter } from '../../common/metrics.ts';
 import type { AcceptedConnection, Hop, HopFactory } from '../hop.ts';
-import type { SidecarMetrics } from '../metrics.ts';
 import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';
 import { HttpHopState } from './hop-state.ts';
@@ -15,7 +13,7 @@ import { tlvHeaderLines } from './tlv-headers.ts';
 export const createHttpHop: HopFactory = (ctx): Hop => {
   const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
   const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log, observer);
-  const tlvOmitted = tlvOmittedCounter(ctx.metrics);
+  const tlvOmitted = ctx.metrics.tlvHeadersOmitted();
   return {
     handle(conn: AcceptedConnection): void {
       const tlv = tlvHeaderLines(ctx.config.tlvHeaders, conn.header);
@@ -31,17 +29,3 @@ export const createHttpHop: HopFactory = (ctx): Hop => {
     },
   };
 };
-
-/** One counter per registry, whatever the number of http listeners. */
-const omittedCounters = new WeakMap<object, Counter>();
-function tlvOmittedCounter(metrics: SidecarMetrics): Counter {
-  let c = omittedCounters.get(metrics.registry);
-  if (!c) {
-    c = metrics.registry.counter(
-      'realip_http_tlv_headers_omitted_total',
-      'TLV values not exposed as headers because they contain unsafe characters',
-    );
-    omittedCounters.set(metrics.registry, c);
-  }
-  return c;
-}

@@ -15,164 +15,27 @@
  * The caller hands over a complete head: buf[start, end) ends with the first CRLFCRLF.
  */
 import type { HttpCode, HttpStatusOf } from '../../common/error-codes/registry.ts';
+import { CLASS, COLON, COMMA, CR, eqLower, FIELD, HTAB, LF, latin1, SP, TARGET, TCHAR } from './chars.ts';
 import {
-  CLASS,
-  COLON,
-  COMMA,
-  CR,
-  eqFold,
-  eqLower,
-  FIELD,
-  HTAB,
-  LF,
-  latin1,
-  SP,
-  startsFold,
-  TARGET,
-  TCHAR,
-} from './chars.ts';
-import {
-  F_FORWARDED,
-  F_OTHER,
-  F_X_REAL_IP,
-  F_XF_HOST,
-  F_XF_PORT,
-  F_XF_PROTO,
-  F_XFF,
-  FORWARDING_FIELDS,
-  type FieldRole,
-} from './forwarding-fields.ts';
+  CONN_CLOSE,
+  CONN_KEEP_ALIVE,
+  classify,
+  connectionTokens,
+  H_AMBIGUOUS,
+  H_CONNECTION,
+  H_CONTENT_LENGTH,
+  H_EXPECT,
+  H_HOST,
+  H_OTHER,
+  H_STRIP,
+  H_TRANSFER_ENCODING,
+  H_UPGRADE,
+  N,
+  parseContentLength,
+  upgradeIsWebSocket,
+} from './fields.ts';
 
-/** Header classes the hop cares about. Everything else is H_OTHER and passes through untouched. */
-export const H_OTHER = 0;
-export const H_CONTENT_LENGTH = 1;
-export const H_TRANSFER_ENCODING = 2;
-export const H_CONNECTION = 3;
-export const H_UPGRADE = 4;
-export const H_EXPECT = 5;
-export const H_HOST = 6;
-export const H_XFF = 7;
-export const H_FORWARDED = 8;
-export const H_X_REAL_IP = 9;
-export const H_XF_PROTO = 10;
-export const H_XF_PORT = 11;
-export const H_XF_HOST = 12;
-/**
- * Every other field that a framework, client-IP library or CDN convention reads as the client's
- * address or scheme (forwarding-fields.ts): spoofable here.
- */
-export const H_CLIENT_IP = 13;
-/** X-Realip-*: our own TLV headers; only we may set them. */
-export const H_REALIP = 14;
-/**
- * Content_Length / Transfer_Encoding: a different field to us and to most servers, the same one to
- * CGI-style stacks. Framing must never depend on who reads it: refused with 400.
- */
-export const H_AMBIGUOUS = 15;
-/**
- * Removed in every policy: HTTP2-Settings, and Upgrade fields that ask for anything but WebSocket.
- * An upgrade to h2c (or TLS, or anything else) would switch the connection to a protocol whose
- * requests the hop cannot rewrite: every HTTP/2 stream after the 101 would carry whatever
- * x-forwarded-for the client wrote (Envoy strips h2c upgrades for the same reason). Without its
- * Upgrade field the request is an ordinary one and the app answers it as such.
- */
-export const H_STRIP = 16;
-
-const ROLE_CLASS: Readonly<Record<FieldRole, number>> = {
-  [F_XFF]: H_XFF,
-  [F_FORWARDED]: H_FORWARDED,
-  [F_X_REAL_IP]: H_X_REAL_IP,
-  [F_XF_PROTO]: H_XF_PROTO,
-  [F_XF_PORT]: H_XF_PORT,
-  [F_XF_HOST]: H_XF_HOST,
-  [F_OTHER]: H_CLIENT_IP,
-};
-
-/** The forwarding fields by name length: one short list to compare against per field line. */
-const FORWARDING_BY_LENGTH: { readonly name: Buffer; readonly cls: number }[][] = [];
-for (const f of FORWARDING_FIELDS) {
-  (FORWARDING_BY_LENGTH[f.name.length] ??= []).push({ name: latin1(f.name), cls: ROLE_CLASS[f.role] });
-}
-
-const N = {
-  contentLength: latin1('content-length'),
-  transferEncoding: latin1('transfer-encoding'),
-  connection: latin1('connection'),
-  upgrade: latin1('upgrade'),
-  expect: latin1('expect'),
-  host: latin1('host'),
-  http2Settings: latin1('http2-settings'),
-  websocket: latin1('websocket'),
-  realipPrefix: latin1('x-realip-'),
-  chunked: latin1('chunked'),
-  close: latin1('close'),
-  keepAlive: latin1('keep-alive'),
-  continue100: latin1('100-continue'),
-  connectMethod: latin1('CONNECT'),
-};
-
-/** Classifies a field name (already validated as a token). Dispatch on length, then compare. */
-export function classify(buf: Buffer, s: number, e: number): number {
-  const len = e - s;
-  switch (len) {
-    case 4:
-      if (eqLower(buf, s, e, N.host)) return H_HOST;
-      break;
-    case 6:
-      if (eqLower(buf, s, e, N.expect)) return H_EXPECT;
-      break;
-    case 7:
-      if (eqLower(buf, s, e, N.upgrade)) return H_UPGRADE;
-      break;
-    case 10:
-      if (eqLower(buf, s, e, N.connection)) return H_CONNECTION;
-      break;
-    case 14:
-      if (eqLower(buf, s, e, N.contentLength)) return H_CONTENT_LENGTH;
-      if (eqFold(buf, s, e, N.http2Settings)) return H_STRIP;
-      break;
-    case 17:
-      if (eqLower(buf, s, e, N.transferEncoding)) return H_TRANSFER_ENCODING;
-      break;
-  }
-  const candidates = FORWARDING_BY_LENGTH[len];
-  if (candidates !== undefined) {
-    for (let k = 0; k < candidates.length; k++) {
-      const c = candidates[k]!;
-      if (eqFold(buf, s, e, c.name)) return c.cls;
-    }
-  }
-  if (startsFold(buf, s, e, N.realipPrefix)) return H_REALIP;
-  // The underscore spelling of a framing field: refused (see H_AMBIGUOUS).
-  if (
-    (len === 14 && eqFold(buf, s, e, N.contentLength)) ||
-    (len === 17 && eqFold(buf, s, e, N.transferEncoding))
-  )
-    return H_AMBIGUOUS;
-  return H_OTHER;
-}
-
-/**
- * True when every protocol an Upgrade value names is WebSocket (RFC 9110 7.8: a comma-separated
- * list of `name[/version]`). An empty or malformed value is not.
- */
-export function upgradeIsWebSocket(buf: Buffer, vs: number, ve: number): boolean {
-  let p = vs;
-  let any = false;
-  while (p < ve) {
-    while (p < ve && (buf[p] === SP || buf[p] === HTAB || buf[p] === COMMA)) p++;
-    if (p >= ve) break;
-    const cs = p;
-    while (p < ve && CLASS[buf[p]!]! & TCHAR) p++;
-    const ce = p;
-    // An optional "/version": WebSocket has none, so any version makes it another protocol.
-    while (p < ve && (buf[p] === SP || buf[p] === HTAB)) p++;
-    if (p < ve && buf[p] !== COMMA) return false;
-    if (!eqLower(buf, cs, ce, N.websocket)) return false;
-    any = true;
-  }
-  return any;
-}
+const CONNECT_METHOD = latin1('CONNECT');
 
 export const M_OTHER = 0;
 export const M_HEAD = 1;
@@ -243,7 +106,7 @@ export class RequestHead {
     this.methodEnd = i;
     if (ml === 4 && buf[ms] === 0x48 && buf[ms + 1] === 0x45 && buf[ms + 2] === 0x41 && buf[ms + 3] === 0x44)
       this.method = M_HEAD;
-    else if (ml === 7 && buf.compare(N.connectMethod, 0, 7, ms, i) === 0) this.method = M_CONNECT;
+    else if (ml === 7 && buf.compare(CONNECT_METHOD, 0, 7, ms, i) === 0) this.method = M_CONNECT;
     i++;
     const ts = i;
     while (CLASS[buf[i]!]! & TARGET) i++;
@@ -383,48 +246,4 @@ export class RequestHead {
     this.close = this.version === 11 ? connClose : !connKeepAlive || connClose;
     return true;
   }
-}
-
-/**
- * Content-Length: 1*DIGIT, or a list of identical values ("5, 5", RFC 9110 8.6). At most 15
- * digits (below 2^53). Returns -1 when invalid.
- */
-export function parseContentLength(buf: Buffer, s: number, e: number): number {
-  let value = -1;
-  let p = s;
-  for (;;) {
-    const ds = p;
-    let v = 0;
-    while (p < e && buf[p]! >= 0x30 && buf[p]! <= 0x39) {
-      v = v * 10 + (buf[p]! - 0x30);
-      p++;
-    }
-    if (p === ds || p - ds > 15) return -1;
-    if (value >= 0 && v !== value) return -1;
-    value = v;
-    while (p < e && (buf[p] === SP || buf[p] === HTAB)) p++;
-    if (p >= e) return value;
-    if (buf[p] !== COMMA) return -1;
-    p++;
-    while (p < e && (buf[p] === SP || buf[p] === HTAB)) p++;
-  }
-}
-
-export const CONN_CLOSE = 1;
-export const CONN_KEEP_ALIVE = 2;
-
-/** The "close" and "keep-alive" options of a Connection field value (a comma-separated list). */
-export function connectionTokens(buf: Buffer, vs: number, ve: number): number {
-  let out = 0;
-  let p = vs;
-  while (p < ve) {
-    while (p < ve && (buf[p] === SP || buf[p] === HTAB || buf[p] === COMMA)) p++;
-    const cs = p;
-    while (p < ve && buf[p] !== COMMA) p++;
-    let ce = p;
-    while (ce > cs && (buf[ce - 1] === SP || buf[ce - 1] === HTAB)) ce--;
-    if (eqLower(buf, cs, ce, N.close)) out |= CONN_CLOSE;
-    else if (eqLower(buf, cs, ce, N.keepAlive)) out |= CONN_KEEP_ALIVE;
-  }
-  return out;
 }

@@ -10,8 +10,8 @@
  * "lost": the hop then forwards what the app sends, stops reading requests and closes after it.
  */
 import { ChunkedScanner, CHUNKED_ERROR, CHUNKED_TRAILER } from './chunked.ts';
-import { COLON, CR, CRLFCRLF, eqLower, LF, latin1 } from './chars.ts';
-import { CONN_CLOSE, CONN_KEEP_ALIVE, connectionTokens, parseContentLength } from './request-head.ts';
+import { COLON, CR, CRLFCRLF, eqLower, LF } from './chars.ts';
+import { CONN_CLOSE, CONN_KEEP_ALIVE, connectionTokens, N, parseContentLength } from './fields.ts';
 import { findBlockEnd } from './trailer.ts';
 
 /** Request kinds in the FIFO. */
@@ -36,11 +36,6 @@ const R_LOST = 6;
 export const MAX_RESPONSE_HEAD = 65536;
 /** Pipelining depth: the hop stops reading requests while this many await responses. */
 export const MAX_OUTSTANDING = 64;
-
-const N_CL = latin1('content-length');
-const N_TE = latin1('transfer-encoding');
-const N_CONN = latin1('connection');
-const N_CHUNKED = latin1('chunked');
 
 /** Told of every final response (and of a 101), in order: status and bytes of the response. */
 export interface ResponseSink {
@@ -223,14 +218,14 @@ export class ResponseTracker {
         let ve = lineEnd - 1;
         while (ve > vs && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
         const len = colon - p;
-        if (len === 14 && eqLower(buf, p, colon, N_CL)) {
+        if (len === 14 && eqLower(buf, p, colon, N.contentLength)) {
           const v = parseContentLength(buf, vs, ve);
           if (v < 0 || (cl >= 0 && v !== cl)) clBad = true;
           cl = v;
-        } else if (len === 17 && eqLower(buf, p, colon, N_TE)) {
+        } else if (len === 17 && eqLower(buf, p, colon, N.transferEncoding)) {
           te = true;
-          teChunkedLast = ve - vs >= 7 && eqLower(buf, ve - 7, ve, N_CHUNKED);
-        } else if (len === 10 && eqLower(buf, p, colon, N_CONN)) {
+          teChunkedLast = ve - vs >= 7 && eqLower(buf, ve - 7, ve, N.chunked);
+        } else if (len === 10 && eqLower(buf, p, colon, N.connection)) {
           const t = connectionTokens(buf, vs, ve);
           if (t & CONN_CLOSE) close = true;
           else if (minor === 0x30 && t & CONN_KEEP_ALIVE) close = false;

@@ -27,8 +27,8 @@ import {
   H_XF_PORT,
   H_XF_PROTO,
   H_XFF,
-  type RequestHead,
-} from './request-head.ts';
+} from './fields.ts';
+import type { RequestHead } from './request-head.ts';
 
 /** Classes removed from the head, per policy (bit set by class number). */
 const DROP_REPLACE =

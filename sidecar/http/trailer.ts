@@ -6,7 +6,7 @@
  * merges trailers into headers would believe it.
  */
 import { CLASS, CR, CRLFCRLF, COLON, FIELD, HTAB, LF, SP, TCHAR } from './chars.ts';
-import { classify, H_OTHER } from './request-head.ts';
+import { classify, H_OTHER } from './fields.ts';
 
 /** Offset just after the empty line that ends a block of lines starting at `s`, or -1. */
 export function findBlockEnd(buf: Buffer, s: number): number {

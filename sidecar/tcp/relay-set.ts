@@ -6,7 +6,6 @@
  */
 import net, { type Socket } from 'node:net';
 import type { ErrorCode } from '../../common/error-codes/registry.ts';
-import type { Counter, Gauge } from '../../common/metrics.ts';
 import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection, HopContext } from '../hop.ts';
 import { type ListenerObserver, listenerObserver } from '../observer.ts';
@@ -157,22 +156,13 @@ function streamApp(start: RelayStart): Socket | Promise<Socket> {
 }
 
 let warned = false;
-const spliceGauges = new WeakMap<object, Gauge>();
 /**
  * The splice reactor, unless `--tcp-relay js` or the native helper cannot be loaded (a machine
  * without a C toolchain at `npm ci`): then the stream relay, with a warning and
  * realip_tcp_splice_relay 0, never a failure.
  */
 function chooseReactor(ctx: HopContext): SpliceReactor | undefined {
-  const registry = ctx.metrics.registry;
-  let gauge = spliceGauges.get(registry);
-  if (!gauge) {
-    gauge = registry.gauge(
-      'realip_tcp_splice_relay',
-      'tcp/transparent listeners relaying with splice(2) (1) or through the JS stream relay (0)',
-    );
-    spliceGauges.set(registry, gauge);
-  }
+  const gauge = ctx.metrics.spliceRelay();
   const labels = { listener: ctx.listener.listenPort };
   if (ctx.config.tcpRelay === 'js') {
     gauge.set(0, labels);
@@ -192,19 +182,4 @@ function chooseReactor(ctx: HopContext): SpliceReactor | undefined {
   }
   gauge.set(1, labels);
   return reactorFor(native);
-}
-
-const fallbackCounters = new WeakMap<object, Counter>();
-/** realip_transparent_port_fallbacks_total, registered once per metrics registry. */
-export function portFallbackCounter(ctx: HopContext): Counter {
-  const registry = ctx.metrics.registry;
-  let c = fallbackCounters.get(registry);
-  if (!c) {
-    c = registry.counter(
-      'realip_transparent_port_fallbacks_total',
-      "Transparent connections made from the client's address with another port (the client's was in use)",
-    );
-    fallbackCounters.set(registry, c);
-  }
-  return c;
 }

@@ -14,7 +14,7 @@ import { RealipError } from '../../common/errors.ts';
 import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop.ts';
 import { loadNative } from './native/index.ts';
 import { systemPreflight, transparentPreflight } from './preflight.ts';
-import { portFallbackCounter, RelaySet } from './relay-set.ts';
+import { RelaySet } from './relay-set.ts';
 
 export function appAddressFor(appHost: string, family: 4 | 6): string {
   if (isIP(appHost) === family) return appHost;
@@ -32,7 +32,7 @@ export const createTransparentHop: HopFactory = async (ctx: HopContext): Promise
     throw err;
   }
   const relays = new RelaySet(ctx);
-  const fallbacks = portFallbackCounter(ctx);
+  const fallbacks = ctx.metrics.portFallbacks();
   const { config, listener } = ctx;
   return {
     handle(conn: AcceptedConnection) {

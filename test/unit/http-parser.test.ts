@@ -14,11 +14,9 @@ import {
   H_TRANSFER_ENCODING,
   H_X_REAL_IP,
   H_XFF,
-  M_CONNECT,
-  M_HEAD,
   parseContentLength,
-  RequestHead,
-} from '../../sidecar/http/request-head.ts';
+} from '../../sidecar/http/fields.ts';
+import { M_CONNECT, M_HEAD, RequestHead } from '../../sidecar/http/request-head.ts';
 import {
   E_COMPLETE,
   E_LOST,

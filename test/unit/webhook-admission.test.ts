@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import jsonpatch from 'fast-json-patch';
 import { Pod as PodModel } from 'kubernetes-models/v1';
 import { Annotations, INIT_CONTAINER, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import { version } from '../../common/version.ts';
 import { admit } from '../../webhook/admission/admit.ts';
-import { applyPatch, type PatchOp } from '../../webhook/admission/json-patch.ts';
+import type { PatchOp } from '../../webhook/admission/json-patch.ts';
 import type { Json, Pod } from '../../webhook/admission/pod.ts';
 import { type ParsedReview, parseReview } from '../../webhook/admission/review.ts';
 import { defaultsFor } from '../fixtures/admission/defaults.ts';
@@ -73,10 +74,12 @@ for (const name of fixtures) {
   const out = admit(review, defaultsFor(name));
   if (out.result !== 'injected') continue;
   const pod = review.request.object as Pod;
-  const patched = applyPatch(
+  const patched = jsonpatch.applyPatch(
     pod as unknown as Json,
     decodePatch(out.review.response.patch)!,
-  ) as unknown as Pod;
+    true,
+    false,
+  ).newDocument as unknown as Pod;
 
   test(`${name}: the patched pod is valid against the Kubernetes Pod schema`, () => {
     new PodModel(patched as never).validate();

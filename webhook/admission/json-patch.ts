@@ -18,10 +18,6 @@ export function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-export function unescapePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
 function isObject(v: Json): v is { [key: string]: Json } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -111,50 +107,4 @@ function insertionPoint(a: readonly Json[], b: readonly Json[]): number {
     if (ok) return k;
   }
   return -1;
-}
-
-/** Applies add/remove/replace to a copy of the document (used by tests and `realip inject` checks). */
-export function applyPatch<T extends Json>(doc: T, ops: readonly PatchOp[]): T {
-  let root: Json = cloneJson(doc);
-  for (const op of ops) {
-    if (op.path === '') {
-      if (op.op === 'remove') throw new Error('cannot remove the document root');
-      root = cloneJson(op.value);
-      continue;
-    }
-    const segments = op.path.split('/').slice(1).map(unescapePointer);
-    const last = segments.pop()!;
-    let parent: Json = root;
-    for (const s of segments) {
-      const next: Json | undefined = Array.isArray(parent)
-        ? parent[Number(s)]
-        : isObject(parent) && Object.hasOwn(parent, s)
-          ? parent[s]
-          : undefined;
-      if (next === undefined) throw new Error(`path ${op.path}: ${s} does not exist`);
-      parent = next;
-    }
-    if (Array.isArray(parent)) {
-      const i = last === '-' ? parent.length : Number(last);
-      if (!Number.isInteger(i) || i < 0 || i > parent.length) throw new Error(`path ${op.path}: bad index`);
-      if (op.op === 'add') parent.splice(i, 0, cloneJson(op.value));
-      else if (i >= parent.length) throw new Error(`path ${op.path}: no element`);
-      else if (op.op === 'remove') parent.splice(i, 1);
-      else parent[i] = cloneJson(op.value);
-    } else if (isObject(parent)) {
-      if (op.op !== 'add' && !Object.hasOwn(parent, last)) throw new Error(`path ${op.path}: no member`);
-      if (op.op === 'remove') delete parent[last];
-      // defineProperty: a "__proto__" member must stay an own property, not become the prototype.
-      else
-        Object.defineProperty(parent, last, {
-          value: cloneJson(op.value),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-    } else {
-      throw new Error(`path ${op.path}: parent is not a container`);
-    }
-  }
-  return root as T;
 }
