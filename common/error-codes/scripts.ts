@@ -20,6 +20,18 @@ export const SCRIPT_ERRORS = {
       '`npm run docs:chart`: values.yaml or Chart.yaml cannot be read as expected (the message says what), or a bad option.',
     action: 'Fix the file or the option named.',
   },
+  DOCS_OPTIONS_STALE: {
+    exit: 1,
+    meaning:
+      '`npm run docs:options -- --check`: an option table in docs/ differs from what the option schemas generate.',
+    action: '`npm run docs:options` and commit the docs.',
+  },
+  DOCS_OPTIONS_INVALID: {
+    exit: 1,
+    meaning:
+      '`npm run docs:options`: a file lacks the `<!-- options:ID ... -->` / `<!-- /options:ID -->` markers of a table it should hold.',
+    action: 'Put the markers back where the table belongs.',
+  },
   DOCS_ERRORS_STALE: {
     exit: 1,
     meaning:

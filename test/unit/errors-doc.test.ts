@@ -10,7 +10,9 @@ import {
   FAMILIES,
   type HttpCode,
   isErrorCode,
+  type StatusBeside,
 } from '../../common/error-codes/registry.ts';
+import { RealipError } from '../../common/errors.ts';
 import { markedFamilies, renderDoc } from '../../scripts/error-docs/render.ts';
 import { answer } from '../../sidecar/http/answers.ts';
 
@@ -96,4 +98,17 @@ test('every status the HTTP hop answers with has its reason phrase', () => {
     assert.doesNotMatch(head, / Error$/, `${code}: no reason phrase for ${spec.http} in answers.ts`);
   }
   assert.ok(n > 10, `expected answered codes, found ${n}`);
+});
+
+test('a code the registry does not declare, or has retired, does not compile (npm run check)', () => {
+  // Each @ts-expect-error fails `tsc` if the line below it ever compiles.
+  // @ts-expect-error: not declared
+  const unknown = new RealipError('HTTP_NO_SUCH_CODE', 'x');
+  // @ts-expect-error: retired in 0.2.0, never reused
+  const retired = new RealipError('HTTP_CONNECT_WITH_BODY', 'x');
+  // @ts-expect-error: the registry declares 405 for HTTP_CONNECT_REFUSED
+  const status: StatusBeside<'HTTP_CONNECT_REFUSED'> = 400;
+  assert.equal(isErrorCode(unknown.code), false);
+  assert.equal(isErrorCode(retired.code), false);
+  assert.equal(status, 400);
 });
