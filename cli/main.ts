@@ -1,4 +1,5 @@
-import { ExitCode, failureLine } from '../common/errors.ts';
+import { codeMessage, exitStatus } from '../common/error-codes/registry.ts';
+import { codeLine, ExitCode, failureLine } from '../common/errors.ts';
 import { version } from '../common/version.ts';
 import { commands } from './commands.ts';
 
@@ -23,8 +24,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
-    if (name === undefined) process.stderr.write('realip: CLI_NO_COMMAND: no command given\n');
-    return name === undefined ? ExitCode.usage : ExitCode.ok;
+    if (name === undefined)
+      process.stderr.write(codeLine('', 'CLI_NO_COMMAND', codeMessage('CLI_NO_COMMAND')));
+    return name === undefined ? exitStatus('CLI_NO_COMMAND') : ExitCode.ok;
   }
   if (name === '--version' || name === '-v' || name === 'version') {
     process.stdout.write(`${version()}\n`);
@@ -32,8 +34,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`realip: CLI_UNKNOWN_COMMAND: unknown command "${name}"\n\n${usage()}\n`);
-    return ExitCode.usage;
+    process.stderr.write(`${codeLine('', 'CLI_UNKNOWN_COMMAND', `unknown command "${name}"`)}\n${usage()}\n`);
+    return exitStatus('CLI_UNKNOWN_COMMAND');
   }
   // A command reports its own failures; anything that still escapes is reported the same way.
   try {

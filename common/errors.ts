@@ -1,6 +1,9 @@
+import type { ErrorCode } from './error-codes/registry.ts';
+
 /**
- * Typed errors with stable codes. Every code used in the source is listed in docs/errors.md
- * (test/unit/errors-doc.test.ts fails otherwise). Codes are never reused for another meaning.
+ * Typed errors with stable codes. Every code is declared once in the error registry
+ * (common/error-codes/), which docs/errors.md's tables are generated from; a code not declared
+ * there does not compile. Codes are never reused for another meaning.
  *
  * Code families: PP_ (PROXY protocol codec and reader), CFG_ (configuration), HTTP_ (HTTP hop),
  * TCP_ (TCP and transparent hops), STEER_ (realip init), WH_ (webhook), INJ_ (injection decision
@@ -8,8 +11,8 @@
  * sidecar's admin port answers).
  */
 export class RealipError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'RealipError';
     this.code = code;
@@ -40,14 +43,27 @@ export const ExitCode = Object.freeze({
 });
 
 /** Errors without a code of ours: a bug, or a system error nothing above expected. */
-export const UNEXPECTED = 'CLI_UNEXPECTED';
+export const UNEXPECTED: ErrorCode = 'CLI_UNEXPECTED';
 
 /**
  * The one shape of a failure a command reports, on stderr: `realip COMMAND: CODE: message`.
  * An error of ours carries its code; anything else is CLI_UNEXPECTED with its own message.
  */
-export function failureLine(command: string, err: unknown, code?: string): string {
+export function failureLine(command: string, err: unknown, code?: ErrorCode): string {
   const c = code ?? (isRealipError(err) ? err.code : UNEXPECTED);
   const message = err instanceof Error ? err.message : String(err);
-  return `realip ${command}: ${c}: ${message}\n`;
+  return codeLine(command, c, message);
+}
+
+/** `CODE: message`: how a code and its message are shown together, wherever they are shown. */
+export function codeText(code: ErrorCode, message: string): string {
+  return `${code}: ${message}`;
+}
+
+/**
+ * The same line for a failure a command finds itself, without an error object:
+ * `realip COMMAND: CODE: message` (`realip: CODE: message` with no command).
+ */
+export function codeLine(command: string, code: ErrorCode, message: string): string {
+  return `realip${command === '' ? '' : ` ${command}`}: ${codeText(code, message)}\n`;
 }

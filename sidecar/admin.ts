@@ -8,6 +8,8 @@
 import type http from 'node:http';
 import { createRequire } from 'node:module';
 import { APP_HEALTH_PREFIX, type AppProbeMap } from '../common/app-probes.ts';
+import { codeMessage, httpStatus } from '../common/error-codes/registry.ts';
+import { codeText } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
 import { runAppProbe } from './app-probe.ts';
@@ -59,10 +61,12 @@ export async function startAdmin(o: AdminOptions): Promise<http.Server> {
     }
     // Stable codes, and the caller's path is not echoed back.
     if (url === APP_HEALTH_PREFIX || url.startsWith(`${APP_HEALTH_PREFIX}/`)) {
-      send(res, 404, 'ADMIN_UNKNOWN_PROBE: no app probe is configured at this path\n');
+      const code = 'ADMIN_UNKNOWN_PROBE';
+      send(res, httpStatus(code), `${codeText(code, codeMessage(code))}\n`);
       return;
     }
-    send(res, 404, 'ADMIN_NOT_FOUND: expected /healthz, /readyz, /metrics or a configured probe\n');
+    const code = 'ADMIN_NOT_FOUND';
+    send(res, httpStatus(code), `${codeText(code, codeMessage(code))}\n`);
   });
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;

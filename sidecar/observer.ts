@@ -9,6 +9,7 @@
  * request path) sit under named keys of the line; nothing from a peer is spread into it.
  */
 import type { ListenerSpec } from '../common/contract.ts';
+import type { ErrorCode } from '../common/error-codes/registry.ts';
 import type { Logger } from '../common/logger.ts';
 import type { CounterSeries, GaugeSeries, HistogramSeries } from '../common/metrics.ts';
 import type { CloseReason } from './close-reasons.ts';
@@ -22,7 +23,7 @@ import type { ClientEndpoint } from './reader.ts';
 export interface ConnectionEnd {
   readonly reason: CloseReason;
   /** The stable error code (docs/errors.md), when an error ended it. */
-  readonly code?: string;
+  readonly code?: ErrorCode;
   /** errno-style code of a socket error, when one ended it. */
   readonly errno?: string;
   readonly toApp: number;
@@ -38,7 +39,7 @@ export interface RefusedConnection {
   readonly edge: ClientEndpoint;
   readonly acceptedAt: number;
   readonly outcome: string;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
 }
 

@@ -5,6 +5,7 @@
  * duplicated. The socket is left paused with no listeners of ours.
  */
 import type { Socket } from 'node:net';
+import type { ErrorCode } from '../common/error-codes/registry.ts';
 import type { IpFamily } from '../common/ip.ts';
 import { normalizeIp, parseIp } from '../common/ip.ts';
 import { decode } from './proxy-protocol/decode.ts';
@@ -38,7 +39,12 @@ export type ReadResult =
       readonly destination: ClientEndpoint;
       readonly header?: ProxyHeader;
     }
-  | { readonly ok: false; readonly outcome: RejectOutcome; readonly code: string; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly outcome: RejectOutcome;
+      readonly code: ErrorCode;
+      readonly message: string;
+    };
 
 export function socketPeer(socket: Socket): ClientEndpoint {
   return endpoint(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0);

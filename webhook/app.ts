@@ -7,6 +7,8 @@
  */
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { type CodeOf, codeMessage, type HttpCode, httpStatus } from '../common/error-codes/registry.ts';
+import { codeText } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/metrics.ts';
 import { type Admission, admit } from './admission/admit.ts';
@@ -46,18 +48,23 @@ export interface AppOptions {
   readonly events?: { record(request: AdmissionRequest, admission: Admission): void };
 }
 
-const STATUS_CODES: Readonly<Record<number, string>> = {
-  400: 'WH_BAD_REQUEST',
-  404: 'WH_NOT_FOUND',
-  405: 'WH_METHOD_NOT_ALLOWED',
-  408: 'WH_REQUEST_TIMEOUT',
-  413: 'WH_BODY_TOO_LARGE',
-  415: 'WH_UNSUPPORTED_MEDIA_TYPE',
-};
+/** Fastify's 4xx errors, by the status the registry declares for our code of each. */
+const STATUS_CODES: Readonly<Record<number, CodeOf<'WH'>>> = Object.fromEntries(
+  (
+    [
+      'WH_BAD_REQUEST',
+      'WH_NOT_FOUND',
+      'WH_METHOD_NOT_ALLOWED',
+      'WH_REQUEST_TIMEOUT',
+      'WH_BODY_TOO_LARGE',
+      'WH_UNSUPPORTED_MEDIA_TYPE',
+    ] as const satisfies readonly (CodeOf<'WH'> & HttpCode)[]
+  ).map((code) => [httpStatus(code), code]),
+);
 
 function ignore(): void {}
 
-function codeFor(status: number): string {
+function codeFor(status: number): CodeOf<'WH'> {
   return STATUS_CODES[status] ?? 'WH_BAD_REQUEST';
 }
 
@@ -109,7 +116,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       req.log.error({ err }, 'unexpected error');
       metrics.admissions.inc({ result: 'error', reason: 'WH_INTERNAL' });
       // Without a parsed uid no AdmissionReview can be built; a 4xx with the code, never a 5xx.
-      return reply.code(400).send({ code: 'WH_INTERNAL', message: 'request could not be handled' });
+      return reply.code(400).send({ code: 'WH_INTERNAL', message: codeMessage('WH_INTERNAL') });
     }
     const code = codeFor(status);
     metrics.admissions.inc({ result: 'rejected', reason: code });
@@ -118,7 +125,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => {
     metrics.admissions.inc({ result: 'rejected', reason: 'WH_NOT_FOUND' });
-    return reply.code(404).send({ code: 'WH_NOT_FOUND', message: `no route ${req.method} ${req.url}` });
+    return reply
+      .code(httpStatus('WH_NOT_FOUND'))
+      .send({ code: 'WH_NOT_FOUND', message: `no route ${req.method} ${req.url}` });
   });
 
   app.post('/mutate', async (req, reply) => {
@@ -127,7 +136,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if ('problem' in parsed) {
       metrics.admissions.inc({ result: 'rejected', reason: 'WH_BAD_REVIEW' });
       req.log.info({ code: 'WH_BAD_REVIEW', problem: parsed.problem }, 'request rejected');
-      return reply.code(400).send({ code: 'WH_BAD_REVIEW', message: parsed.problem });
+      return reply.code(httpStatus('WH_BAD_REVIEW')).send({ code: 'WH_BAD_REVIEW', message: parsed.problem });
     }
     const { request } = parsed;
     let admission: Admission;
@@ -144,7 +153,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         review: deny(
           parsed.apiVersion,
           request.uid,
-          'realip: WH_INTERNAL: the webhook could not process this pod',
+          `realip: ${codeText('WH_INTERNAL', 'the webhook could not process this pod')}`,
           500,
           'InternalError',
         ),

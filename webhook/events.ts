@@ -9,6 +9,7 @@
  * send is logged and counted, nothing more. Dry-run admissions emit nothing (sideEffects
  * NoneOnDryRun), and neither do re-invocations (INJ_SKIP_ALREADY_INJECTED) or non-CREATE requests.
  */
+import type { ErrorCode } from '../common/error-codes/registry.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Registry } from '../common/metrics.ts';
 import type { Admission } from './admission/admit.ts';
@@ -31,7 +32,7 @@ export interface EventToSend {
   readonly regarding: EventSubject;
   readonly type: 'Normal' | 'Warning';
   /** The reason code (INJ_...), so `kubectl get events --field-selector reason=...` finds it. */
-  readonly reason: string;
+  readonly reason: ErrorCode;
   readonly note: string;
 }
 
@@ -47,9 +48,9 @@ export const EVENT_IN_FLIGHT_MAX = 64;
 const NOTE_MAX = 1024;
 
 /** Skips that are the webhook's own bookkeeping, not news for an operator. */
-const SILENT = new Set(['INJ_SKIP_ALREADY_INJECTED', 'INJ_SKIP_NOT_POD_CREATE']);
+const SILENT = new Set<ErrorCode>(['INJ_SKIP_ALREADY_INJECTED', 'INJ_SKIP_NOT_POD_CREATE']);
 /** Skips an operator likely did not intend: a Warning, like a denial. */
-const WARNING_SKIPS = new Set([
+const WARNING_SKIPS = new Set<ErrorCode>([
   'INJ_SKIP_NO_TRUSTED_SOURCES',
   'INJ_SKIP_NO_INTERCEPTED_PORTS',
   'INJ_SKIP_MALFORMED_POD',

@@ -4,6 +4,8 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from '../../common/command.ts';
+import { exitStatus } from '../../common/error-codes/registry.ts';
+import { codeLine } from '../../common/errors.ts';
 import { runChecks } from '../../webhook/check/checks.ts';
 import { CHECK_USAGE, type CheckConfig, parseCheckConfig } from '../../webhook/check/config.ts';
 import { formatResults } from '../../webhook/check/report.ts';
@@ -23,9 +25,13 @@ export const command: Command<CheckConfig> = {
       if (!kc.getCurrentCluster()) throw new Error('no current cluster in the kubeconfig');
     } catch (err: unknown) {
       io.stderr(
-        `realip check: CHK_KUBECONFIG_INVALID: cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}\n`,
+        codeLine(
+          'check',
+          'CHK_KUBECONFIG_INVALID',
+          `cannot load the kubeconfig: ${err instanceof Error ? err.message : String(err)}`,
+        ),
       );
-      return 2;
+      return exitStatus('CHK_KUBECONFIG_INVALID');
     }
     const results = await runChecks({
       kc,

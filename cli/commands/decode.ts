@@ -1,6 +1,7 @@
 /** `realip decode HEX`: decode a PROXY header given as hex and print it as JSON (debugging aid). */
 import type { Command } from '../../common/command.ts';
-import { RealipError } from '../../common/errors.ts';
+import { exitStatus } from '../../common/error-codes/registry.ts';
+import { codeLine, RealipError } from '../../common/errors.ts';
 import { decode } from '../../sidecar/proxy-protocol/decode.ts';
 import { namedTlvs } from '../../sidecar/proxy-protocol/tlv.ts';
 
@@ -28,11 +29,11 @@ export const command: Command<Buffer | undefined> = {
     }
     const r = decode(bytes);
     if (r.kind === 'need-more') {
-      io.stderr('realip decode: CLI_INCOMPLETE_HEADER: incomplete header (need more bytes)\n');
-      return 1;
+      io.stderr(codeLine('decode', 'CLI_INCOMPLETE_HEADER', 'incomplete header (need more bytes)'));
+      return exitStatus('CLI_INCOMPLETE_HEADER');
     }
     if (r.kind === 'error') {
-      io.stderr(`realip decode: ${r.error.code}: ${r.error.message}\n`);
+      io.stderr(codeLine('decode', r.error.code, r.error.message));
       return 1;
     }
     const { tlvs, ...rest } = r.header;

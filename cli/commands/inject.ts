@@ -1,6 +1,8 @@
 /** `realip inject -f FILE|-`: read the YAML, inject it as the webhook would, print it. */
 import { readFileSync } from 'node:fs';
 import type { Command } from '../../common/command.ts';
+import { type ErrorCode, exitStatus } from '../../common/error-codes/registry.ts';
+import { codeLine } from '../../common/errors.ts';
 import { renderHelp } from '../../common/option-schema.ts';
 import {
   INJECT_CLI_OPTIONS,
@@ -24,9 +26,9 @@ export const command: Command<InjectCliConfig> = {
       text = readFileSync(file === '-' ? 0 : file, 'utf8');
     } catch (err: unknown) {
       io.stderr(
-        `realip inject: CLI_READ_FAILED: ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+        codeLine('inject', 'CLI_READ_FAILED', `${file}: ${err instanceof Error ? err.message : String(err)}`),
       );
-      return 1;
+      return exitStatus('CLI_READ_FAILED');
     }
     const result = injectYaml(
       text,
@@ -34,8 +36,10 @@ export const command: Command<InjectCliConfig> = {
     );
     for (const n of result.notes) io.stderr(`${n}\n`);
     if (result.errors.length > 0) {
-      io.stderr(`realip inject: INJ_INVALID_INPUT:\n  - ${result.errors.join('\n  - ')}\n`);
-      return 1;
+      // The problems start on their own lines, so no space after the code's colon.
+      const code = 'INJ_INVALID_INPUT' satisfies ErrorCode;
+      io.stderr(`realip inject: ${code}:\n  - ${result.errors.join('\n  - ')}\n`);
+      return exitStatus(code);
     }
     io.stdout(result.output);
     return 0;

@@ -5,7 +5,8 @@
  */
 import type { Command } from '../../common/command.ts';
 import { Defaults, Env } from '../../common/contract.ts';
-import { ConfigError } from '../../common/errors.ts';
+import { exitStatus } from '../../common/error-codes/registry.ts';
+import { ConfigError, codeLine } from '../../common/errors.ts';
 import {
   collectOptions,
   OptionReader,
@@ -56,8 +57,12 @@ export const command: Command<WaitConfig> = {
   async run({ port, timeoutMs }, io) {
     if (await waitReady(port, timeoutMs)) return 0;
     io.stderr(
-      `realip sidecar-wait: CLI_SIDECAR_NOT_READY: sidecar not ready on port ${port} after ${timeoutMs} ms\n`,
+      codeLine(
+        'sidecar-wait',
+        'CLI_SIDECAR_NOT_READY',
+        `sidecar not ready on port ${port} after ${timeoutMs} ms`,
+      ),
     );
-    return 1;
+    return exitStatus('CLI_SIDECAR_NOT_READY');
   },
 };

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { type Command, type Io, untilStopped } from '../../common/command.ts';
+import type { ErrorCode } from '../../common/error-codes/registry.ts';
 import { failureLine, isRealipError, UNEXPECTED } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { renderHelp } from '../../common/option-schema.ts';
@@ -30,7 +31,7 @@ export const WEBHOOK_USAGE = renderHelp(
 );
 
 /** A port that cannot be bound is the common start failure; say so by code. */
-function startCode(err: unknown): string {
+function startCode(err: unknown): ErrorCode {
   const errno = (err as { code?: unknown }).code;
   return errno === 'EADDRINUSE' || errno === 'EACCES' || errno === 'EADDRNOTAVAIL'
     ? 'WH_LISTEN_FAILED'

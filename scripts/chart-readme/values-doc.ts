@@ -8,6 +8,7 @@
  * undocumented value is an error naming it, so the README can never silently miss one.
  */
 import { parse as loadYaml } from 'yaml';
+import type { ErrorCode } from '../../common/error-codes/registry.ts';
 
 export interface ValueRow {
   /** Dotted path, e.g. `injection.sidecar.image.repository`. */
@@ -20,7 +21,7 @@ export interface ValueRow {
 }
 
 export class ValuesDocError extends Error {
-  readonly code = 'DOCS_CHART_UNDOCUMENTED';
+  readonly code: ErrorCode = 'DOCS_CHART_UNDOCUMENTED';
   readonly keys: readonly string[];
   constructor(keys: readonly string[]) {
     super(`values.yaml: no "# --" comment documents ${keys.join(', ')}`);

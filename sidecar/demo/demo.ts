@@ -14,7 +14,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { failureLine } from '../../common/errors.ts';
+import { exitStatus } from '../../common/error-codes/registry.ts';
+import { codeLine, failureLine } from '../../common/errors.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
 
 interface Client {
@@ -56,9 +57,9 @@ export async function runDemo(deadlineMs: number): Promise<number> {
   };
   process.once('exit', killSidecar);
   const deadline = setTimeout(() => {
-    process.stderr.write(`realip demo: CLI_DEMO_TIMEOUT: did not finish within ${deadlineMs} ms\n`);
+    process.stderr.write(codeLine('demo', 'CLI_DEMO_TIMEOUT', `did not finish within ${deadlineMs} ms`));
     killSidecar();
-    process.exit(1);
+    process.exit(exitStatus('CLI_DEMO_TIMEOUT'));
   }, deadlineMs);
   deadline.unref();
   try {
@@ -130,11 +131,12 @@ export async function runDemo(deadlineMs: number): Promise<number> {
         ? 'every request reached the app with its real client address; the forged header did not.\n'
         : 'FAIL: at least one request did not show its real client to the app.\n',
     );
-    if (!ok) process.stderr.write('realip demo: CLI_DEMO_MISMATCH: a row did not match (see the table)\n');
-    return ok ? 0 : 1;
+    if (!ok)
+      process.stderr.write(codeLine('demo', 'CLI_DEMO_MISMATCH', 'a row did not match (see the table)'));
+    return ok ? 0 : exitStatus('CLI_DEMO_MISMATCH');
   } catch (err: unknown) {
     process.stderr.write(failureLine('demo', err, 'CLI_DEMO_FAILED'));
-    return 1;
+    return exitStatus('CLI_DEMO_FAILED');
   } finally {
     clearTimeout(deadline);
     if (sidecar && sidecar.exitCode === null) {

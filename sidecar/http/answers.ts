@@ -1,3 +1,5 @@
+import type { HttpCode } from '../../common/error-codes/registry.ts';
+
 /**
  * The responses the hop writes itself, always followed by a close. The error code is in the
  * body and in an X-Realip-Error field so that a client (or a curl in a debugging session) sees
@@ -16,7 +18,7 @@ const REASONS: Readonly<Record<number, string>> = {
 
 const cache = new Map<string, Buffer>();
 
-export function answer(status: number, code: string): Buffer {
+export function answer(status: number, code: HttpCode | ''): Buffer {
   const key = `${status} ${code}`;
   let b = cache.get(key);
   if (!b) {

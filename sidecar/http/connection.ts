@@ -9,6 +9,7 @@
  * object is allocated per request on the common path.
  */
 import net from 'node:net';
+import type { ErrorCode, HttpCode, StatusBeside } from '../../common/error-codes/registry.ts';
 import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection } from '../hop-contract.ts';
 import { loggedPath, type PendingRequest } from './access-log.ts';
@@ -58,7 +59,7 @@ const P_STOP = 8;
 const LINGER_MS = 2000;
 
 /** The close reason (close-reasons.ts) for each code the hop answers or closes with. */
-const REASON_OF_CODE: Readonly<Record<string, CloseReason>> = {
+const REASON_OF_CODE: Readonly<Partial<Record<ErrorCode | '', CloseReason>>> = {
   HTTP_HEAD_TIMEOUT: 'head_timeout',
   HTTP_APP_TIMEOUT: 'app_timeout',
   HTTP_APP_CONNECT_TIMEOUT: 'app_connect_timeout',
@@ -92,7 +93,7 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   private clientEnded = false;
   /** A client error to answer once the responses still owed to the client are complete. */
   private deferredStatus = 0;
-  private deferredCode = '';
+  private deferredCode: HttpCode | '' = '';
   /** Unprocessed client bytes: a partial head or trailer, or bytes held while paused. */
   private acc: Buffer | null = null;
   /** The held buffer being processed (hold() keeps it instead of copying it again). */
@@ -117,7 +118,7 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   private bytesIn = 0;
   private bytesOut = 0;
   private closeReason: CloseReason | '' = '';
-  private closeCode = '';
+  private closeCode: ErrorCode | '' = '';
   private closeErrno = '';
   /**
    * Requests forwarded and not yet answered, in order (performance.now() when forwarded): a ring
@@ -559,7 +560,7 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     });
   }
 
-  private closeAs(reason: CloseReason, code: string): void {
+  private closeAs(reason: CloseReason, code: ErrorCode | ''): void {
     this.closeReason = reason;
     this.closeCode = code;
   }
@@ -629,7 +630,7 @@ export class HttpConnection implements ResponseSink, SweptConnection {
    * client (pipelining) waits for them, so that it answers the right request; app errors (502,
    * 504) answer the front request, which has had no response byte yet.
    */
-  private fail(status: number, code: string, now = false): void {
+  private fail<C extends HttpCode | ''>(status: StatusBeside<C>, code: C, now = false): void {
     if (this.finished || this.client.writableEnded) return;
     const t = this.tracker;
     const appError = status === 502 || status === 504;
@@ -654,7 +655,7 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   }
 
   /** A body framing error after the head went to the app: answer 400 only if nothing else is pending. */
-  private failMidRequest(code: string): void {
+  private failMidRequest(code: HttpCode | ''): void {
     const t = this.tracker;
     if (t.outstanding === 1 && t.awaitingHead()) {
       this.fail(400, code, true);

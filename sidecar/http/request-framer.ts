@@ -10,6 +10,7 @@
  * rest of the chunk, which only it can decide. Nothing is allocated per step; the results are
  * fields of this object (`at`, `n`, `status`, `code`, `trailer`).
  */
+import { type HttpCode, httpStatus, type StatusBeside } from '../../common/error-codes/registry.ts';
 import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
 import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
 import { RequestHead } from './request-head.ts';
@@ -61,7 +62,7 @@ export class RequestFramer {
   /** A_NEED_MORE / A_PARTIAL_HEAD: bytes from `at` already scanned for a head end. */
   scanned = 0;
   status = 0;
-  code = '';
+  code: HttpCode | '' = '';
   trailer: Buffer | null = null;
 
   constructor(maxHeadBytes: number) {
@@ -172,16 +173,17 @@ export class RequestFramer {
     return step;
   }
 
-  private refuse(status: number, code: string): number {
+  /** The status is the one the error registry declares for a literal code (checked by tsc). */
+  private refuse<C extends HttpCode | ''>(status: StatusBeside<C>, code: C): number {
     this.status = status;
     this.code = code;
     return A_ERROR;
   }
 
   /** The body cannot be framed: this step and every later one is A_BODY_ERROR with `code`. */
-  private breakOff(code: string): number {
+  private breakOff(code: HttpCode): number {
     this.state = F_BROKEN;
-    this.status = 400;
+    this.status = httpStatus(code);
     this.code = code;
     return A_BODY_ERROR;
   }

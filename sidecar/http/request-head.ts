@@ -14,6 +14,7 @@
  *   - a missing or repeated Host in HTTP/1.1, more than one Host in HTTP/1.0.
  * The caller hands over a complete head: buf[start, end) ends with the first CRLFCRLF.
  */
+import type { HttpCode, HttpStatusOf } from '../../common/error-codes/registry.ts';
 import { CLASS, COLON, COMMA, CR, eqLower, FIELD, HTAB, LF, latin1, SP, TARGET, TCHAR } from './chars.ts';
 import {
   CONN_CLOSE,
@@ -64,7 +65,7 @@ export class RequestHead {
   lineCount = 0;
   /** When the parse fails: the status to answer and the error code. */
   status = 0;
-  code = '';
+  code: HttpCode | '' = '';
 
   reset(): void {
     this.method = M_OTHER;
@@ -80,7 +81,8 @@ export class RequestHead {
     this.code = '';
   }
 
-  private fail(status: number, code: string): false {
+  /** The status is the one the error registry declares for the code (checked at compile time). */
+  private fail<C extends HttpCode>(status: HttpStatusOf<C>, code: C): false {
     this.status = status;
     this.code = code;
     return false;

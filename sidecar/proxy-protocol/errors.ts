@@ -1,3 +1,4 @@
+import type { CodeOf } from '../../common/error-codes/registry.ts';
 import { RealipError } from '../../common/errors.ts';
 
 /** Stable codes for everything that can be wrong with a PROXY header. See docs/errors.md. */
@@ -19,7 +20,7 @@ export const PP_CODES = [
   'PP_V2_BAD_TLV',
   'PP_V2_BAD_CRC',
   'PP_V2_DUPLICATE_CRC',
-] as const;
+] as const satisfies readonly CodeOf<'PP'>[];
 export type ProxyProtocolCode = (typeof PP_CODES)[number];
 
 export class ProxyProtocolError extends RealipError {

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Defaults } from '../../common/contract.ts';
+import type { ErrorCode } from '../../common/error-codes/registry.ts';
 import { RealipError } from '../../common/errors.ts';
 
 /** capabilities(7) bit numbers. IP_TRANSPARENT needs either (ip(7)). */
@@ -86,7 +87,7 @@ export async function transparentPreflight(
   table: number = Defaults.transparentRouteTable,
 ): Promise<void> {
   const problems: string[] = [];
-  let code: string | undefined;
+  let code: ErrorCode | undefined;
   const caps = effectiveCaps(sys.procStatus());
   const probeError = sys.probe?.(4);
   if ((!hasCap(caps, CAP_NET_ADMIN) && !hasCap(caps, CAP_NET_RAW)) || probeError !== undefined) {

@@ -5,6 +5,7 @@
  * reason, bytes, durations) from the RelayResult, plus the app connect time.
  */
 import net, { type Socket } from 'node:net';
+import type { ErrorCode } from '../../common/error-codes/registry.ts';
 import type { CloseReason } from '../close-reasons.ts';
 import type { AcceptedConnection, HopContext } from '../hop-contract.ts';
 import { type ListenerObserver, listenerObserver } from '../observer.ts';
@@ -13,7 +14,7 @@ import { type Relay, type RelayEndReason, type RelayResult, relay } from './pipe
 import { type AppOpen, reactorFor, type SpliceReactor, spliceRelay } from './splice-relay.ts';
 
 /** Hop error codes (metric label `code`, log field `code`), one per way a relay can fail. */
-export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, string>>> = {
+export const RELAY_ERROR_CODES: Readonly<Partial<Record<RelayEndReason, ErrorCode>>> = {
   'connect-failed': 'TCP_CONNECT_FAILED',
   'connect-timeout': 'TCP_CONNECT_TIMEOUT',
   idle: 'TCP_IDLE_TIMEOUT',

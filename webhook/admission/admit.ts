@@ -2,6 +2,7 @@
  * One admission, start to end and pure: AdmissionReview -> decision -> sidecar spec -> patch ->
  * response. The caller (app.ts) logs the outcome and counts it.
  */
+import type { CodeOf, ErrorCode } from '../../common/error-codes/registry.ts';
 import { type Decision, decide, type InjectionDefaults } from './decide.ts';
 import { NO_NAMESPACE, type NamespaceView } from './namespace.ts';
 import { buildPatch, markSkipped, mutatePod } from './patch.ts';
@@ -15,15 +16,15 @@ export interface Admission {
   readonly review: AdmissionReviewResponse;
   readonly result: AdmissionResult;
   /** Reason codes (skip or deny); `INJ_INJECTED` when injected. */
-  readonly reasons: readonly string[];
+  readonly reasons: readonly ErrorCode[];
   readonly listeners?: readonly string[];
 }
 
 /** Not a pod CREATE (the webhook configuration should not send these, but answer them safely). */
-export const NOT_POD_CREATE = 'INJ_SKIP_NOT_POD_CREATE';
+export const NOT_POD_CREATE = 'INJ_SKIP_NOT_POD_CREATE' satisfies CodeOf<'INJ'>;
 /** The pod is not shaped as a pod; the API server's validation will say more after us. */
-export const MALFORMED_POD = 'INJ_SKIP_MALFORMED_POD';
-export const INJECTED = 'INJ_INJECTED';
+export const MALFORMED_POD = 'INJ_SKIP_MALFORMED_POD' satisfies CodeOf<'INJ'>;
+export const INJECTED = 'INJ_INJECTED' satisfies CodeOf<'INJ'>;
 
 export { skipWarning } from './report.ts';
 
@@ -76,7 +77,7 @@ export function admit(
   };
 }
 
-function skipped(review: ParsedReview, reasons: readonly string[]): Admission {
+function skipped(review: ParsedReview, reasons: readonly CodeOf<'INJ'>[]): Admission {
   return {
     review: allow(review.apiVersion, review.request.uid, undefined, reasons.map(skipWarning)),
     result: 'skipped',

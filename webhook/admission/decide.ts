@@ -8,6 +8,7 @@
  * (a mesh, Pod Security, a port of unknown protocol) skips or leaves alone, never denies.
  */
 import { CidrSet } from '../../common/cidr.ts';
+import type { CodeOf } from '../../common/error-codes/registry.ts';
 import {
   Annotations,
   ANNOTATION_PREFIX,
@@ -85,13 +86,13 @@ export const SkipReasons = Object.freeze({
   noInterceptedPorts: 'INJ_SKIP_NO_INTERCEPTED_PORTS',
   mesh: 'INJ_SKIP_MESH',
   noTrustedSources: 'INJ_SKIP_NO_TRUSTED_SOURCES',
-});
+} satisfies Record<string, CodeOf<'INJ'>>);
 export type SkipReason = (typeof SkipReasons)[keyof typeof SkipReasons];
 
 export const DenyReasons = Object.freeze({
   invalidAnnotation: 'INJ_INVALID_ANNOTATION',
   portConflict: 'INJ_PORT_CONFLICT',
-});
+} satisfies Record<string, CodeOf<'INJ'>>);
 export type DenyReason = (typeof DenyReasons)[keyof typeof DenyReasons];
 
 export interface PlannedListener {

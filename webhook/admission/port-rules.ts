@@ -19,6 +19,7 @@
  *   *=MODE      every declared port whose name says nothing gets MODE (named ports keep their rule)
  * With the annotation, ports it does not list (and `*` does not cover) are left alone, as before.
  */
+import type { CodeOf } from '../../common/error-codes/registry.ts';
 import { Annotations, LISTENER_MODES, type ListenerMode, parsePort } from '../../common/contract.ts';
 import type { Pod } from './pod.ts';
 
@@ -30,7 +31,7 @@ export const PortReasons = Object.freeze({
   notListed: 'INJ_PORT_NOT_LISTED',
   off: 'INJ_PORT_OFF',
   podSecurity: 'INJ_PORT_POD_SECURITY',
-});
+} satisfies Record<string, CodeOf<'INJ'>>);
 export type PortReason = (typeof PortReasons)[keyof typeof PortReasons];
 
 /** Short: admission warnings over ~120 characters are truncated by some clients. */

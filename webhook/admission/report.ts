@@ -4,10 +4,11 @@
  * app port: intercepted in which mode, or left alone with the reason code. Pure.
  */
 import { Annotations } from '../../common/contract.ts';
+import type { ErrorCode } from '../../common/error-codes/registry.ts';
 import type { Decision, Plan } from './decide.ts';
 import { PORT_REASON_TEXT, type PortDecision } from './port-rules.ts';
 
-const SKIP_TEXT: Readonly<Record<string, string>> = {
+const SKIP_TEXT: Readonly<Partial<Record<ErrorCode, string>>> = {
   INJ_SKIP_DISABLED: `opted out by annotation ${Annotations.inject}`,
   INJ_SKIP_HOST_NETWORK: 'hostNetwork pods share the node network',
   INJ_SKIP_MIRROR_POD: 'mirror (static) pod',
@@ -21,7 +22,7 @@ const SKIP_TEXT: Readonly<Record<string, string>> = {
 };
 
 /** Warnings are shown by kubectl; keep them short (the API server truncates long ones). */
-export function skipWarning(code: string): string {
+export function skipWarning(code: ErrorCode): string {
   return `realip: not injected (${code}): ${SKIP_TEXT[code] ?? code}`;
 }
 

@@ -17,6 +17,7 @@ import {
   type V1Service,
   VersionApi,
 } from '@kubernetes/client-node';
+import type { CodeOf } from '../../common/error-codes/registry.ts';
 import { Annotations, INJECT_LABEL, INJECT_LABEL_VALUE, SIDECAR_CONTAINER } from '../../common/contract.ts';
 import { allowsNetAdmin, meshOf, type PodSecurityLevel, podSecurityLevel } from '../admission/namespace.ts';
 import { failureOf, kubeconfigHint, TimeoutError, withTimeout } from './cause.ts';
@@ -32,7 +33,7 @@ export interface CheckResult {
   readonly title: string;
   readonly detail: string;
   /** A CHK_ code on fail and warn (documented in docs/errors.md). */
-  readonly code?: string;
+  readonly code?: CodeOf<'CHK'>;
 }
 
 export interface CheckOptions {
@@ -57,7 +58,7 @@ function errText(err: unknown): string {
 }
 
 /** The code of a failed API call: RBAC and credentials have their own, the rest the check's. */
-function kubeCode(err: unknown, otherwise: string): string {
+function kubeCode(err: unknown, otherwise: CodeOf<'CHK'>): CodeOf<'CHK'> {
   const f = failureOf(err);
   if (f.status === 403) return 'CHK_FORBIDDEN';
   if (f.status === 401) return 'CHK_API_UNAUTHORIZED';

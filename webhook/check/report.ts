@@ -1,4 +1,5 @@
 /** The report of `realip check`: one line per check, then the verdict. */
+import { codeText } from '../../common/errors.ts';
 import type { CheckResult, Status } from './checks.ts';
 
 const MARK: Record<Status, string> = {
@@ -19,9 +20,12 @@ export function formatResults(results: readonly CheckResult[]): string {
     '',
     failed === 0
       ? 'realip check: all checks passed'
-      : `realip check: CHK_FAILED: ${failed} check(s) failed (${[
-          ...new Set(results.filter((r) => r.status === 'fail').map((r) => r.code)),
-        ].join(', ')})`,
+      : `realip check: ${codeText(
+          'CHK_FAILED',
+          `${failed} check(s) failed (${[
+            ...new Set(results.filter((r) => r.status === 'fail').map((r) => r.code)),
+          ].join(', ')})`,
+        )}`,
   );
   return lines.join('\n');
 }
