@@ -346,6 +346,8 @@ interface ModuleRow {
   readonly name: string;
   /** A module body for `node --input-type=module -e`, run in the /app folder. */
   readonly load: string;
+  /** Whose environment (Dockerfile ENV) it runs in; the sidecar's unless said. */
+  readonly image?: 'webhook';
 }
 
 const MODULES: readonly ModuleRow[] = [
@@ -371,13 +373,27 @@ const MODULES: readonly ModuleRow[] = [
     name: 'dist/sidecar/tcp/relay-hop.js (tcp hop)',
     load: "await import('./dist/sidecar/tcp/relay-hop.js');",
   },
+  // The webhook's libraries (in the webhook image's environment).
+  {
+    name: 'webhook: @kubernetes/client-node',
+    load: "await import('@kubernetes/client-node');",
+    image: 'webhook',
+  },
+  { name: 'webhook: fastify', load: "await import('fastify');", image: 'webhook' },
+  {
+    name: 'webhook: reflect-metadata + @peculiar/x509',
+    load: "await import('reflect-metadata'); await import('@peculiar/x509');",
+    image: 'webhook',
+  },
+  { name: 'webhook: yaml', load: "await import('yaml');", image: 'webhook' },
 ];
 
 // Entry points measured through bin/realip.js (whatever file a command lives in): the whole module
 // graph a command loads before it does anything, as RSS and time since process start at exit.
-const COMMANDS: readonly { name: string; args: readonly string[] }[] = [
+const COMMANDS: readonly { name: string; args: readonly string[]; image?: 'webhook' }[] = [
   { name: 'realip --version (bin + CLI)', args: ['--version'] },
   { name: 'realip sidecar --help (the sidecar command, no hop)', args: ['sidecar', '--help'] },
+  { name: 'realip webhook --help (the webhook command)', args: ['webhook', '--help'], image: 'webhook' },
 ];
 
 async function moduleCost(row: ModuleRow): Promise<{ mb: number; ms: number } | undefined> {
@@ -391,7 +407,7 @@ process.stdout.write(JSON.stringify({ mb: (process.memoryUsage.rss() - ${row.loa
   for (let i = 0; i < MODULE_RUNS; i++) {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: APP,
-      env: childEnv(imageEnv('Dockerfile.sidecar')),
+      env: childEnv(imageEnv(row.image === 'webhook' ? 'Dockerfile.webhook' : 'Dockerfile.sidecar')),
     });
     const r = JSON.parse(stdout) as { mb: number; ms: number };
     mbs.push(r.mb);
@@ -400,7 +416,10 @@ process.stdout.write(JSON.stringify({ mb: (process.memoryUsage.rss() - ${row.loa
   return { mb: median(mbs), ms: median(mss) };
 }
 
-async function commandCost(args: readonly string[]): Promise<{ mb: number; ms: number }> {
+async function commandCost(
+  args: readonly string[],
+  image: 'webhook' | undefined,
+): Promise<{ mb: number; ms: number }> {
   const probe = join(APP, 'exit-probe.mjs');
   writeFileSync(
     probe,
@@ -413,7 +432,7 @@ async function commandCost(args: readonly string[]): Promise<{ mb: number; ms: n
       const child = track(
         spawn(process.execPath, ['--import', probe, join(APP, 'bin/realip.js'), ...args], {
           cwd: APP,
-          env: childEnv(imageEnv('Dockerfile.sidecar')),
+          env: childEnv(imageEnv(image === 'webhook' ? 'Dockerfile.webhook' : 'Dockerfile.sidecar')),
           stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
         }),
       );
@@ -464,7 +483,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write('| command | RSS MB (above bare) | ms since start |\n|---|---:|---:|\n');
   for (const c of COMMANDS) {
-    const r = await commandCost(c.args);
+    const r = await commandCost(c.args, c.image);
     process.stdout.write(
       `| ${c.name} | ${r.mb.toFixed(1)} (+${(r.mb - bare.mb).toFixed(1)}) | ${r.ms.toFixed(1)} |\n`,
     );
