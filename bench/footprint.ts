@@ -15,6 +15,8 @@
  * workspace install (test/integration/image-deps.test.ts installs and runs that set), and only what
  * the code imports is loaded.
  *
+ * Ports come from devkit/ports.ts (below the ephemeral range), the sidecar argv from devkit/sidecar-argv.ts.
+ *
  * Options (env): BENCH_STARTS (default 10), BENCH_IDLE_RUNS (default 3: processes whose idle RSS is
  * sampled, median shown), BENCH_SETTLE_MS (default 3000), BENCH_MODULE_RUNS (default 3).
  */
@@ -29,10 +31,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePortBelowEphemeral, waitForPort } from '../devkit/ports.ts';
+import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 import { haproxy, nginx, processTree, tempDir } from './lib/procs.ts';
 
@@ -79,15 +82,12 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-// ---- small local helpers (bench/ imports nothing from test/) ---------------------------------------
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
+// ---- small helpers --------------------------------------------------------------------------------
+/** Distinct ports below the ephemeral range (devkit/ports.ts says why). */
+async function ports(n: number): Promise<number[]> {
+  const out = new Set<number>();
+  while (out.size < n) out.add(await freePortBelowEphemeral('127.0.0.1'));
+  return [...out];
 }
 
 function getStatus(port: number, path: string): Promise<number> {
@@ -108,15 +108,6 @@ async function waitFor(what: string, ok: () => Promise<boolean>, ms = 20_000): P
     await sleep(20);
   }
 }
-
-const connects = (port: number) => () =>
-  new Promise<boolean>((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -204,21 +195,13 @@ interface SidecarRun {
 }
 
 async function sidecarOnce(settle: boolean): Promise<SidecarRun> {
-  const [httpPort, tcpPort, admin, app1, app2] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-  const args = [
-    join(APP, 'bin/realip.js'),
-    'sidecar',
-    '--listener',
-    `http:${httpPort}:${app1}`,
-    '--listener',
-    `tcp:${tcpPort}:${app2}`,
-    '--trusted-cidrs',
-    '127.0.0.0/8',
-    '--admin-port',
-    String(admin),
-    '--admin-host',
-    '127.0.0.1',
-  ];
+  const [httpPort, tcpPort, admin, app1, app2] = await ports(5);
+  const args = sidecarArgv(join(APP, 'bin/realip.js'), {
+    listeners: [`http:${httpPort}:${app1}`, `tcp:${tcpPort}:${app2}`],
+    trusted: '127.0.0.0/8',
+    adminPort: admin!,
+    adminHost: '127.0.0.1',
+  });
   const t0 = performance.now();
   const child = track(
     spawn(process.execPath, args, {
@@ -255,7 +238,7 @@ async function bareNodeMs(): Promise<number> {
 
 // ---- the webhook: idle RSS ------------------------------------------------------------------------
 async function webhookIdle(certDir: string): Promise<Rss> {
-  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+  const [port, metricsPort] = await ports(2);
   const env = childEnv(imageEnv('Dockerfile.webhook'), {
     REALIP_TLS_CERT_FILE: join(certDir, 'tls.crt'),
     REALIP_TLS_KEY_FILE: join(certDir, 'tls.key'),
@@ -275,7 +258,7 @@ async function webhookIdle(certDir: string): Promise<Rss> {
   ];
   const child = track(spawn(process.execPath, args, { cwd: APP, env, stdio: 'ignore' }));
   try {
-    await waitFor('webhook', async () => (await getStatus(metricsPort, '/readyz')) === 200);
+    await waitFor('webhook', async () => (await getStatus(metricsPort!, '/readyz')) === 200);
     await sleep(SETTLE_MS);
     return rss(child.pid!);
   } finally {
@@ -285,7 +268,7 @@ async function webhookIdle(certDir: string): Promise<Rss> {
 
 // ---- nginx and HAProxy with the same two listeners ------------------------------------------------
 async function peersIdle(dir: string): Promise<{ nginx: Rss; haproxy: Rss }> {
-  const [nh, nt, hh, ht, app] = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+  const [nh, nt, hh, ht, app] = await ports(5);
   const n = nginx(
     dir,
     'nginx',
@@ -330,7 +313,7 @@ backend app_tcp
   track(h.proc);
   try {
     for (const p of [nh, nt, hh, ht]) {
-      await waitFor(`port ${p}`, connects(p!)).catch((e: Error) => {
+      await waitForPort(p!, '127.0.0.1', 20_000).catch((e: Error) => {
         throw new Error(`${e.message}; nginx: ${n.stderr()}; haproxy: ${h.stderr()}`);
       });
     }
@@ -365,7 +348,10 @@ const MODULES: readonly ModuleRow[] = [
   { name: 'pino', load: "await import('pino');" },
   { name: 'env-var', load: "await import('env-var');" },
   { name: 'dist/common/logger.js (pino + ours)', load: "await import('./dist/common/logger.js');" },
-  { name: 'dist/common/options.js (env-var + ours)', load: "await import('./dist/common/options.js');" },
+  {
+    name: 'dist/common/option-schema.js (env-var + ours)',
+    load: "await import('./dist/common/option-schema.js');",
+  },
   { name: 'dist/common/metrics.js', load: "await import('./dist/common/metrics.js');" },
   { name: 'dist/sidecar/admin.js (node:http, metrics)', load: "await import('./dist/sidecar/admin.js');" },
   { name: 'dist/sidecar/http/hop.js (http hop)', load: "await import('./dist/sidecar/http/hop.js');" },
