@@ -1,8 +1,8 @@
 // The two images, checked without a Docker engine (none runs here): every path each Dockerfile copies
 // exists (in the repository, or in the build output the build stage makes), .dockerignore does not
-// hide one, the runtime stages are non-root, and a production install of the packed package (what the
-// images' "deps" stage does: `npm ci --omit=dev` on package.json + package-lock.json) runs the
-// commands the images start.
+// hide one, the runtime stages are non-root, and a production install of the packed package (what
+// `npm install realip` gets: `npm ci --omit=dev` on package.json + package-lock.json) runs every
+// command. Each image's own deps stage (one workspace's set) is run by image-deps.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -190,7 +190,8 @@ describe('production install of the packed package', () => {
     const unpack = run('tar', ['-xzf', join(dir, filename), '-C', dir], dir);
     assert.equal(unpack.status, 0, unpack.stderr);
     const app = join(dir, 'package');
-    // Exactly the images' deps stage: package.json + the lockfile, production dependencies only.
+    // The published package's install: package.json + the lockfile, production dependencies only
+    // (every command's; the images install one workspace's set each: image-deps.test.ts).
     cpSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
     const ci = run(
       'npm',
