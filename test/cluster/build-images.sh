@@ -54,7 +54,7 @@ build() { # name dockerfile context tag key [build args...]
   echo "images: $tag built in $(( $(date +%s) - t0 ))s"
 }
 
-SRC=(package.json package-lock.json tsconfig.json tsconfig.build.json bin cli common sidecar webhook .dockerignore)
+SRC=(package.json package-lock.json tsconfig.json tsconfig.build.json bin cli common sidecar webhook packages .dockerignore)
 slim=$(base_id node:24-bookworm-slim)
 build sidecar Dockerfile.sidecar . localhost/realip/realip-sidecar:test \
   "$(inputs_hash "${SRC[@]}" Dockerfile.sidecar)-$slim-$(base_id node:24-bookworm)" \
