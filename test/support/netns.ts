@@ -83,10 +83,16 @@ export class Netns {
   static async create(name: string): Promise<Netns> {
     await must(IP, ['netns', 'add', name]);
     const ns = new Netns(name);
-    await ns.must(['ip', 'link', 'set', 'lo', 'up']);
-    // No duplicate address detection: addresses are usable at once, tests do not wait for DAD.
-    await ns.must(['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
-    return ns;
+    try {
+      await ns.must(['ip', 'link', 'set', 'lo', 'up']);
+      // No duplicate address detection: addresses are usable at once, tests do not wait for DAD.
+      await ns.must(['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+      return ns;
+    } catch (err) {
+      // Nobody holds the namespace yet, so nobody else would delete it (a missing sysctl left 16).
+      await ns.destroy().catch(() => {});
+      throw err;
+    }
   }
 
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
