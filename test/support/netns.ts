@@ -86,7 +86,12 @@ export class Netns {
     try {
       await ns.must(['ip', 'link', 'set', 'lo', 'up']);
       // No duplicate address detection: addresses are usable at once, tests do not wait for DAD.
-      await ns.must(['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+      await ns.must([
+        'sysctl',
+        '-qw',
+        'net.ipv6.conf.all.accept_dad=0',
+        'net.ipv6.conf.default.accept_dad=0',
+      ]);
       return ns;
     } catch (err) {
       // Nobody holds the namespace yet, so nobody else would delete it (a missing sysctl left 16).
