@@ -358,46 +358,36 @@ function printGoals(results: Results, conns: number[]): void {
   );
   const rows: string[][] = [['goal', 'conns', 'realip', 'nginx', 'figure', 'target', 'verdict']];
   const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
-  for (const c of conns) {
-    const r = results.get(`realip:${c}`)!;
-    const n = results.get(`nginx:${c}`)!;
-    const ratio = r.map((x, i) => x.rps / n[i]!.rps);
-    rows.push([
-      'req/s',
-      String(c),
-      spread(
-        r.map((x) => x.rps),
-        0,
-      ),
-      spread(
-        n.map((x) => x.rps),
-        0,
-      ),
-      `${spread(ratio, 2)}x`,
-      '>= 1.0x',
-      verdict(median(ratio) >= 1),
-    ]);
-  }
-  for (const c of conns) {
-    const r = results.get(`realip:${c}`)!;
-    const n = results.get(`nginx:${c}`)!;
-    const ratio = r.map((x, i) => x.cpu / n[i]!.cpu);
-    rows.push([
-      'CPU us/req',
-      String(c),
-      spread(
-        r.map((x) => x.cpu),
-        1,
-      ),
-      spread(
-        n.map((x) => x.cpu),
-        1,
-      ),
-      `${spread(ratio, 2)}x`,
-      '<= 1.1x',
-      verdict(median(ratio) <= 1.1),
-    ]);
-  }
+  // realip's figure against nginx's in the same round; `ok` judges the median ratio.
+  const ratioRows = (
+    goal: string,
+    key: 'rps' | 'cpu',
+    digits: number,
+    target: string,
+    ok: (m: number) => boolean,
+  ) => {
+    for (const c of conns) {
+      const r = results.get(`realip:${c}`)!;
+      const n = results.get(`nginx:${c}`)!;
+      const ratio = r.map((x, i) => x[key] / n[i]![key]);
+      const own = (xs: { rps: number; cpu: number }[]) =>
+        spread(
+          xs.map((x) => x[key]),
+          digits,
+        );
+      rows.push([
+        goal,
+        String(c),
+        own(r),
+        own(n),
+        `${spread(ratio, 2)}x`,
+        target,
+        verdict(ok(median(ratio))),
+      ]);
+    }
+  };
+  ratioRows('req/s', 'rps', 0, '>= 1.0x', (m) => m >= 1);
+  ratioRows('CPU us/req', 'cpu', 1, '<= 1.1x', (m) => m <= 1.1);
   for (const c of conns.filter((x) => x === 50 || x === 200)) {
     const r = results.get(`realip:${c}`)!;
     const n = results.get(`nginx:${c}`)!;

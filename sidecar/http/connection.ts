@@ -71,6 +71,16 @@ const REASON_OF_CODE: Readonly<Partial<Record<ErrorCode | '', CloseReason>>> = {
   HTTP_INTERNAL: 'internal_error',
 };
 
+/**
+ * buf[0, n) of a shared read buffer, copied: body bytes, held heads and the client's response
+ * outlive the read callback (a write may still reference them), the shared buffer does not.
+ */
+function copyOut(n: number, buf: Uint8Array): Buffer {
+  const chunk = Buffer.allocUnsafe(n);
+  chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+  return chunk;
+}
+
 export class HttpConnection implements ResponseSink, SweptConnection {
   private readonly hop: HttpHopState;
   private readonly conn: AcceptedConnection;
@@ -184,11 +194,8 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   }
 
   private onClientRead(n: number, buf: Uint8Array): boolean {
-    // Copied out: body bytes and held heads outlive this call, the shared buffer does not.
-    const chunk = Buffer.allocUnsafe(n);
-    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
     try {
-      this.onClientData(chunk);
+      this.onClientData(copyOut(n, buf));
     } catch (err: unknown) {
       this.internalError(err);
       return false;
@@ -431,10 +438,8 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   // ---- app -> client -------------------------------------------------------------------------
 
   private onAppRead(n: number, buf: Uint8Array): boolean {
-    const chunk = Buffer.allocUnsafe(n);
-    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
     try {
-      this.onAppData(chunk);
+      this.onAppData(copyOut(n, buf));
     } catch (err: unknown) {
       this.internalError(err);
       return false;
