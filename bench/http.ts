@@ -8,7 +8,9 @@
  * `proxy_set_header X-Forwarded-For $proxy_protocol_addr`, upstream keepalive), HAProxy (`bind
  * accept-proxy`, `http-request set-header X-Forwarded-For %[src]`). Each gets one core; wrk, the
  * edge and the app share the other. Prints req/s, p50/p99 latency, CPU per request (utime+stime
- * from /proc), RSS idle and at 1000 connections, and ratios against nginx.
+ * from /proc), RSS idle and at 1000 connections, ratios against nginx, and issue 17's goals (req/s
+ * at least nginx's, CPU per request at most 1.1x nginx's, added p99 over direct at most nginx's
+ * + 1 ms at 50 and 200 connections), each met or missed on the median over rounds.
  *
  * Options (env): BENCH_SECONDS (default 5), BENCH_CONNS (default "1,50,200"; 1 shows the added latency unloaded; 1000 always runs once),
  * BENCH_ROUNDS (default 2: every target measured twice, interleaved; the spread is the noise),
@@ -262,7 +264,7 @@ defaults
     const rows: string[][] = [
       ['round', 'target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'errors'],
     ];
-    const results = new Map<string, { rps: number; cpu: number; p99: number }[]>();
+    const results: Results = new Map();
     const plan: [number, number][] = [];
     for (let round = 1; round <= ROUNDS; round++) for (const c of CONNS) plan.push([round, c]);
     plan.push([1, BIG]);
@@ -327,6 +329,7 @@ defaults
       }
     }
     print(ratios);
+    if (results.has(`realip:${BIG}`) && results.has(`nginx:${BIG}`)) printGoals(results, [...CONNS, BIG]);
     process.stdout.write(
       `load average after: ${loadavg()
         .map((l) => l.toFixed(1))
@@ -344,6 +347,66 @@ defaults
     await Promise.all(children.reverse().map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+type Results = Map<string, { rps: number; cpu: number; p99: number }[]>;
+
+/** Issue 17's HTTP goals, each with its figure, its ratio or margin, and met / missed (on the median). */
+function printGoals(results: Results, conns: number[]): void {
+  process.stdout.write(
+    '\ngoals (issue 17), realip vs nginx in the same rounds; median (min-max) over rounds\n',
+  );
+  const rows: string[][] = [['goal', 'conns', 'realip', 'nginx', 'figure', 'target', 'verdict']];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+  // realip's figure against nginx's in the same round; `ok` judges the median ratio.
+  const ratioRows = (
+    goal: string,
+    key: 'rps' | 'cpu',
+    digits: number,
+    target: string,
+    ok: (m: number) => boolean,
+  ) => {
+    for (const c of conns) {
+      const r = results.get(`realip:${c}`)!;
+      const n = results.get(`nginx:${c}`)!;
+      const ratio = r.map((x, i) => x[key] / n[i]![key]);
+      const own = (xs: { rps: number; cpu: number }[]) =>
+        spread(
+          xs.map((x) => x[key]),
+          digits,
+        );
+      rows.push([
+        goal,
+        String(c),
+        own(r),
+        own(n),
+        `${spread(ratio, 2)}x`,
+        target,
+        verdict(ok(median(ratio))),
+      ]);
+    }
+  };
+  ratioRows('req/s', 'rps', 0, '>= 1.0x', (m) => m >= 1);
+  ratioRows('CPU us/req', 'cpu', 1, '<= 1.1x', (m) => m <= 1.1);
+  for (const c of conns.filter((x) => x === 50 || x === 200)) {
+    const r = results.get(`realip:${c}`)!;
+    const n = results.get(`nginx:${c}`)!;
+    const d = results.get(`direct:${c}`)!;
+    const addedR = r.map((x, i) => x.p99 - d[i]!.p99);
+    const addedN = n.map((x, i) => x.p99 - d[i]!.p99);
+    // Margin over the target (nginx's added p99 + 1 ms), per round: <= 0 meets it.
+    const over = addedR.map((x, i) => x - (addedN[i]! + 1));
+    rows.push([
+      'added p99 ms',
+      String(c),
+      spread(addedR, 2),
+      spread(addedN, 2),
+      `${spread(over, 2)} over target`,
+      "<= nginx's + 1",
+      verdict(median(over) <= 0),
+    ]);
+  }
+  print(rows);
 }
 
 function median(xs: number[]): number {

@@ -39,6 +39,7 @@ import {
   ResponseTracker,
 } from './response.ts';
 import type { HeadRewriter } from './rewrite.ts';
+import { readIntoShared } from './shared-reads.ts';
 
 // Request-side states.
 /** Requests are read: the framer says where they end (framer.atHead: between two of them). */
@@ -69,6 +70,16 @@ const REASON_OF_CODE: Readonly<Partial<Record<ErrorCode | '', CloseReason>>> = {
   HTTP_BAD_RESPONSE: 'app_bad_response',
   HTTP_INTERNAL: 'internal_error',
 };
+
+/**
+ * buf[0, n) of a shared read buffer, copied: body bytes, held heads and the client's response
+ * outlive the read callback (a write may still reference them), the shared buffer does not.
+ */
+function copyOut(n: number, buf: Uint8Array): Buffer {
+  const chunk = Buffer.allocUnsafe(n);
+  chunk.set(n === buf.length ? buf : buf.subarray(0, n));
+  return chunk;
+}
 
 export class HttpConnection implements ResponseSink, SweptConnection {
   private readonly hop: HttpHopState;
@@ -147,13 +158,6 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     // Half-close is part of HTTP (a client may shut down its sending side and wait for the answer).
     c.allowHalfOpen = true;
     c.setNoDelay(true);
-    c.on('data', (chunk: Buffer) => {
-      try {
-        this.onClientData(chunk);
-      } catch (err: unknown) {
-        this.internalError(err);
-      }
-    });
     c.on('end', () => this.onClientEnd());
     c.on('error', (err: NodeJS.ErrnoException) => this.onClientError(err));
     c.on('close', () => this.onClientClose());
@@ -163,7 +167,40 @@ export class HttpConnection implements ResponseSink, SweptConnection {
       queueMicrotask(() => this.onClientClose());
       return;
     }
-    c.resume();
+    // Client reads land in the listener's shared buffer, like the app's (shared-reads.ts).
+    const held = readIntoShared(c, hop.readBuffer, (n: number, buf: Uint8Array) => this.onClientRead(n, buf));
+    if (held === undefined) {
+      c.on('data', (chunk: Buffer) => {
+        try {
+          this.onClientData(chunk);
+        } catch (err: unknown) {
+          this.internalError(err);
+        }
+      });
+      c.resume();
+      return;
+    }
+    // The bytes that came with the PROXY header, before any later read (and before an 'end'
+    // the stream may already hold, which comes on a later tick).
+    if (held !== null) {
+      try {
+        this.onClientData(held);
+      } catch (err: unknown) {
+        this.internalError(err);
+        return;
+      }
+    }
+    if (this.pauses === 0) c.resume();
+  }
+
+  private onClientRead(n: number, buf: Uint8Array): boolean {
+    try {
+      this.onClientData(copyOut(n, buf));
+    } catch (err: unknown) {
+      this.internalError(err);
+      return false;
+    }
+    return this.pauses === 0;
   }
 
   // ---- client -> app -------------------------------------------------------------------------
@@ -401,10 +438,8 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   // ---- app -> client -------------------------------------------------------------------------
 
   private onAppRead(n: number, buf: Uint8Array): boolean {
-    const chunk = Buffer.allocUnsafe(n);
-    chunk.set(n === buf.length ? buf : buf.subarray(0, n));
     try {
-      this.onAppData(chunk);
+      this.onAppData(copyOut(n, buf));
     } catch (err: unknown) {
       this.internalError(err);
       return false;

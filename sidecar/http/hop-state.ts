@@ -28,7 +28,10 @@ export class HttpHopState {
   /** Date.now() at the last sweep. */
   clock = Date.now();
   readonly interval: number;
-  /** Read buffer of the app sockets (see HttpConnection.connectApp). */
+  /**
+   * Read buffer of the client and app sockets (see HttpConnection.connectApp): every read callback
+   * runs synchronously and copies out what it keeps, so one buffer serves them all.
+   */
   readonly readBuffer = Buffer.allocUnsafe(65536);
   private readonly timer: NodeJS.Timeout;
   private drained: (() => void) | null = null;
