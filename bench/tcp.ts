@@ -9,6 +9,9 @@
  *             proxy CPU microseconds per connection
  *   rss       proxy resident memory (whole process tree) with 1000 connections open
  *
+ * Then issue 17's goals, each with its figures, ratios and "met" or "missed" (one run: the
+ * machine's noise is in the spread between runs, not in these lines).
+ *
  * Env: BENCH_SECONDS (default 4), BENCH_CONNS (default 1000), BENCH_SKIP_TRANSPARENT=1,
  * BENCH_SIDECAR_NODE_OPTIONS (NODE_OPTIONS for the sidecar only, e.g. --max-semi-space-size=1).
  */
@@ -316,6 +319,47 @@ function ratios(ours: Row, peer: Row): string {
   );
 }
 
+/** One goal of issue 17: its figures, ratios and whether they meet the bound. */
+function goal(name: string, parts: readonly { what: string; ratio: number; ok: boolean }[]): string {
+  const met = parts.every((p) => p.ok);
+  const figures = parts.map((p) => `${p.what} ${p.ratio.toFixed(2)}x`).join(', ');
+  return `  ${met ? 'met   ' : 'missed'} ${name}: ${figures}`;
+}
+
+function loopbackGoals(ours: Row, nginx: Row): string[] {
+  const cps = ours.cps / nginx.cps;
+  const cpc = ours.usPerConn / nginx.usPerConn;
+  const bulk = ours.mbps / nginx.mbps;
+  const gb = ours.cpuPerGB / nginx.cpuPerGB;
+  return [
+    goal('connections/s >= 0.9x nginx at <= 2x its CPU per connection', [
+      { what: `conn/s ${ours.cps.toFixed(0)} vs ${nginx.cps.toFixed(0)}`, ratio: cps, ok: cps >= 0.9 },
+      {
+        what: `CPU per conn ${ours.usPerConn.toFixed(0)} vs ${nginx.usPerConn.toFixed(0)} us`,
+        ratio: cpc,
+        ok: cpc <= 2,
+      },
+    ]),
+    goal('bulk >= 1.0x nginx stream at <= its CPU per GB', [
+      { what: `bulk ${ours.mbps.toFixed(0)} vs ${nginx.mbps.toFixed(0)} MB/s`, ratio: bulk, ok: bulk >= 1 },
+      {
+        what: `CPU per GB ${ours.cpuPerGB.toFixed(2)} vs ${nginx.cpuPerGB.toFixed(2)} s`,
+        ratio: gb,
+        ok: gb <= 1,
+      },
+    ]),
+  ];
+}
+
+function transparentGoal(t: Row, tcp: Row): string {
+  const bulk = t.mbps / tcp.mbps;
+  const gb = t.cpuPerGB / tcp.cpuPerGB;
+  return goal("transparent hop's bulk and CPU per GB within 10% of the tcp hop's, same path", [
+    { what: `bulk ${t.mbps.toFixed(0)} vs ${tcp.mbps.toFixed(0)} MB/s`, ratio: bulk, ok: bulk >= 0.9 },
+    { what: `CPU per GB ${t.cpuPerGB.toFixed(2)} vs ${tcp.cpuPerGB.toFixed(2)} s`, ratio: gb, ok: gb <= 1.1 },
+  ]);
+}
+
 function need(tool: string): void {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
     throw new Error(`bench:tcp needs "${tool}" (run: bash test/setup.sh)`);
@@ -529,6 +573,11 @@ async function main(): Promise<void> {
   ] as const) {
     if (a && b) process.stdout.write(`${ratios(a, b)}\n`);
   }
+  if (splice && nginx) {
+    process.stdout.write(
+      `\ngoals (issue 17), splice relay vs nginx stream\n${loopbackGoals(splice, nginx).join('\n')}\n`,
+    );
+  }
   if (process.env.BENCH_SKIP_TRANSPARENT !== '1') {
     process.stdout.write(
       '\ntransparent: client (root ns) -> veth -> pod ns: proxy -> app from the client address\n',
@@ -540,6 +589,8 @@ async function main(): Promise<void> {
       const p = row(rows, peer);
       if (t && p) process.stdout.write(`${ratios(t, p)}\n`);
     }
+    const tcp = row(rows, 'realip tcp, same path');
+    if (t && tcp) process.stdout.write(`\ngoals (issue 17)\n${transparentGoal(t, tcp)}\n`);
   }
 }
 

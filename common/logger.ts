@@ -19,9 +19,19 @@ export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
 
-/** One JSON logger per process, written to stderr so stdout stays for command output. */
-export function createLogger(name: string, level: LogLevel = 'info'): Logger {
-  return pino({ name, level, base: { component: name } }, pino.destination({ fd: 2, sync: false }));
+/**
+ * One JSON logger per process, written to stderr so stdout stays for command output.
+ * `sync`: write each line with write(2) on the calling thread. Asynchronous (the default) hands each
+ * write to a libuv worker and back, a thread round trip per line that a process writing a line per
+ * connection on one core pays in full (docs/decisions.md, "Sidecar log writes").
+ */
+export function createLogger(
+  name: string,
+  level: LogLevel = 'info',
+  options: { sync?: boolean } = {},
+): Logger {
+  const sync = options.sync ?? false;
+  return pino({ name, level, base: { component: name } }, pino.destination({ fd: 2, sync }));
 }
 
 export function silentLogger(): Logger {

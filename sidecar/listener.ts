@@ -6,11 +6,12 @@ import net from 'node:net';
 import type { ListenerSpec } from '../common/contract.ts';
 import { RealipError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { CounterSeries } from '../common/metrics.ts';
 import type { SidecarConfig } from './config.ts';
 import type { Hop } from './hop-contract.ts';
 import type { SidecarMetrics } from './metrics.ts';
 import { listenerObserver } from './observer.ts';
-import { readHeader, socketPeer } from './reader.ts';
+import { readHeader } from './reader.ts';
 
 export interface Listener {
   readonly spec: ListenerSpec;
@@ -48,6 +49,17 @@ export async function startListener(
   const labels = { listener: spec.listenPort, mode: spec.mode };
   const observer = listenerObserver(spec, config, metrics);
   const active = metrics.active.series(labels);
+  // Bound once per outcome and code: building the label key per connection showed in profiles.
+  const byOutcome = new Map<string, CounterSeries>();
+  const connections = (outcome: string, code: string): CounterSeries => {
+    const key = `${outcome} ${code}`;
+    let c = byOutcome.get(key);
+    if (!c) {
+      c = metrics.connections.series({ ...labels, outcome, code });
+      byOutcome.set(key, c);
+    }
+    return c;
+  };
   // allowHalfOpen: a client FIN that arrives with (or right after) the header must not make Node end
   // our side before the hop has answered; hops own half-close from here.
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => {
@@ -60,21 +72,22 @@ export async function startListener(
     });
     // Errors after hand-off are the hop's; this keeps an early reset from being unhandled.
     socket.on('error', () => {});
-    readHeader(socket, readerOptions, (r) => {
+    readHeader(socket, readerOptions, (r, edge) => {
       const id = nextId();
-      const edge = socketPeer(socket);
       if (!r.ok) {
-        metrics.connections.inc({ ...labels, outcome: r.outcome, code: r.code });
+        connections(r.outcome, r.code).inc();
         observer.refused(log, { id, edge, acceptedAt, outcome: r.outcome, code: r.code, message: r.message });
         socket.destroy();
         return;
       }
-      metrics.connections.inc({ ...labels, outcome: r.outcome, code: '' });
+      connections(r.outcome, '').inc();
       const connLog = log.child({ conn: id });
-      connLog.debug(
-        { edge: edge.address, client: r.client.address, clientPort: r.client.port, outcome: r.outcome },
-        'connection accepted',
-      );
+      if (connLog.isLevelEnabled('debug')) {
+        connLog.debug(
+          { edge: edge.address, client: r.client.address, clientPort: r.client.port, outcome: r.outcome },
+          'connection accepted',
+        );
+      }
       const conn = {
         socket,
         client: r.client,

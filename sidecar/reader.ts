@@ -59,16 +59,27 @@ function endpoint(address: string, port: number): ClientEndpoint {
   return { address: a, port, family: parseIp(a)?.family ?? 4 };
 }
 
-export function readHeader(socket: Socket, options: ReaderOptions, done: (r: ReadResult) => void): void {
+/**
+ * `done` also receives the socket's own peer (the edge), read once here: the caller logs it and
+ * getpeername + address parsing is not free at thousands of connections a second.
+ */
+export function readHeader(
+  socket: Socket,
+  options: ReaderOptions,
+  done: (r: ReadResult, peer: ClientEndpoint) => void,
+): void {
   const peer = socketPeer(socket);
   const decision = firstDecision(options.policy, peer.address);
   if (decision === 'reject') {
-    done({
-      ok: false,
-      outcome: 'untrusted',
-      code: 'PP_UNTRUSTED_SOURCE',
-      message: `source ${peer.address} is not in the trusted CIDRs and a PROXY header is required`,
-    });
+    done(
+      {
+        ok: false,
+        outcome: 'untrusted',
+        code: 'PP_UNTRUSTED_SOURCE',
+        message: `source ${peer.address} is not in the trusted CIDRs and a PROXY header is required`,
+      },
+      peer,
+    );
     return;
   }
   const optional = options.policy.mode === 'optional';
@@ -85,7 +96,7 @@ export function readHeader(socket: Socket, options: ReaderOptions, done: (r: Rea
     socket.removeListener('close', onEnd);
     socket.pause();
     if (putBack && putBack.length > 0) socket.unshift(putBack);
-    done(r);
+    done(r, peer);
   };
 
   const missing = () => ({

@@ -21,7 +21,8 @@ export const command: Command<SidecarConfig> = {
 };
 
 async function run(config: SidecarConfig, io: Io): Promise<number> {
-  const log = createLogger('realip-sidecar', config.logLevel);
+  // Synchronous: one `connection closed` line per connection; see createLogger.
+  const log = createLogger('realip-sidecar', config.logLevel, { sync: true });
   const metrics = createSidecarMetrics();
   const state = { ready: false };
   const listeners: { listener: Listener; hop: Hop }[] = [];
