@@ -6,7 +6,6 @@ import net from 'node:net';
 import type { ListenerSpec } from '../common/contract.ts';
 import { RealipError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { CounterSeries } from '../common/metrics.ts';
 import type { SidecarConfig } from './config.ts';
 import type { Hop } from './hop-contract.ts';
 import type { SidecarMetrics } from './metrics.ts';
@@ -49,17 +48,6 @@ export async function startListener(
   const labels = { listener: spec.listenPort, mode: spec.mode };
   const observer = listenerObserver(spec, config, metrics);
   const active = metrics.active.series(labels);
-  // Bound once per outcome and code: building the label key per connection showed in profiles.
-  const byOutcome = new Map<string, CounterSeries>();
-  const connections = (outcome: string, code: string): CounterSeries => {
-    const key = `${outcome} ${code}`;
-    let c = byOutcome.get(key);
-    if (!c) {
-      c = metrics.connections.series({ ...labels, outcome, code });
-      byOutcome.set(key, c);
-    }
-    return c;
-  };
   // allowHalfOpen: a client FIN that arrives with (or right after) the header must not make Node end
   // our side before the hop has answered; hops own half-close from here.
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, (socket) => {
@@ -75,12 +63,12 @@ export async function startListener(
     readHeader(socket, readerOptions, (r, edge) => {
       const id = nextId();
       if (!r.ok) {
-        connections(r.outcome, r.code).inc();
+        metrics.connections.inc({ ...labels, outcome: r.outcome, code: r.code });
         observer.refused(log, { id, edge, acceptedAt, outcome: r.outcome, code: r.code, message: r.message });
         socket.destroy();
         return;
       }
-      connections(r.outcome, '').inc();
+      metrics.connections.inc({ ...labels, outcome: r.outcome, code: '' });
       const connLog = log.child({ conn: id });
       if (connLog.isLevelEnabled('debug')) {
         connLog.debug(

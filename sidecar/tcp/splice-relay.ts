@@ -17,16 +17,13 @@
  */
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { RelayHandle, TransparentNative } from './native/index.ts';
+import type { RelayEndCallback, RelayHandle, TransparentNative } from './native/index.ts';
 import { type Relay, type RelayEndReason, type RelayOptions, type RelayResult, reset } from './pipe.ts';
 
-type EndHandler = (
-  toApp: number,
-  toClient: number,
-  errSide: number,
-  errCode: string | undefined,
-  firstEof: number,
-) => void;
+/** One relay's share of the native end callback: everything after the relay id. */
+type EndHandler = RelayEndCallback extends (id: number, ...rest: infer R) => void
+  ? (...rest: R) => void
+  : never;
 
 /** The process's reactor: relay ids to their end handlers. */
 export class SpliceReactor {
