@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine (run as root), idempotently:
-# Debian packages (HAProxy, nginx, curl, wrk, iptables, iproute2, shellcheck for actionlint), the npm dependencies (which
+# Debian packages (HAProxy, nginx, curl, wrk, h2load, iptables, iproute2, shellcheck for actionlint), the npm dependencies (which
 # bring Node 24), and the Go-built control-plane tools. Tests never skip: a missing tool fails
 # its test with a message naming the tool; this script is how you get them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin python3 g++ make shellcheck)
+APT_PACKAGES=(haproxy nginx libnginx-mod-stream curl wrk iptables iproute2 procps openssl ca-certificates libcap2-bin python3 python3-venv g++ make shellcheck nghttp2-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
