@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 import { type GoApp, startGoApp } from '../support/go-app.ts';
-import { type ForgeRun, forge, verdictH2 } from './lib/h2-forge.ts';
+import { type ForgeRun, forge, fromNetHttp, verdictH2 } from './lib/h2-forge.ts';
 import { figure, rssSampler, type Sidecar, startSidecar } from './lib/harness.ts';
 
 /** Connection numbers (in every path) by run, so that the verdict knows each stream's client. */
@@ -28,6 +28,9 @@ const totals = { sent: 0, reached: 0, streams: 0 };
 
 describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
   let app: GoApp;
+  /** A net/http h2c server (x/net/http2/h2c), the way Go gRPC and Connect servers run. */
+  let netHttp: GoApp;
+  let netHttpPort: number;
   let required: Sidecar;
   let optional: Sidecar;
   let port: number;
@@ -35,10 +38,12 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
 
   before(async () => {
     app = await startGoApp('h2raw');
+    netHttp = await startGoApp('h2c');
     port = await freePortBelowEphemeral();
     optionalPort = await freePortBelowEphemeral();
+    netHttpPort = await freePortBelowEphemeral();
     required = await startSidecar({
-      listeners: [`http2:${port}:${app.port}`],
+      listeners: [`http2:${port}:${app.port}`, `http2:${netHttpPort}:${netHttp.port}`],
       trusted: '127.0.0.1/32',
       args: ['--proxy', 'required', '--header-timeout', '2000'],
     });
@@ -53,6 +58,7 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
     await required?.stop();
     await optional?.stop();
     app?.stop();
+    netHttp?.stop();
     figure(
       { diagnostic: (m) => console.log(m) },
       {
@@ -199,6 +205,40 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
     assert.equal(seenNone.length, 0, 'a PROXY-less stream reached the app under --proxy required');
     assert.deepEqual(vPeer.problems.slice(0, 10), []);
     assert.equal(vPeer.appStreams, peer.streams.length, 'the optional-mode streams reached the app');
+  });
+
+  test('the same forgeries into a net/http h2c app: it sees only our fields, in every value it keeps', async (t) => {
+    const run = await forge({
+      port: netHttpPort,
+      proxy: 'v2',
+      client: CLIENT_V4,
+      destPort: DEST_PORT,
+      connId: 451,
+      cases: [
+        'every-field',
+        'duplicated',
+        'continuation',
+        'hpack-dynamic',
+        'never-indexed',
+        'trailers',
+        'trailers-only',
+      ],
+    });
+    await sleep(200);
+    const seen = netHttp.seen().map(fromNetHttp);
+    const v = verdictH2([run], seen, () => CLIENT_V4, DEST_PORT);
+    totals.sent += v.sent;
+    totals.reached += v.reached;
+    totals.streams += v.appStreams;
+    figure(t, {
+      case: 'spoofing http2 into net/http',
+      tried: v.sent,
+      passed: v.sent - v.reached,
+      violations: v.reached,
+      note: `${run.streams.length} streams, ${v.appStreams} at the app`,
+    });
+    assert.deepEqual(v.problems.slice(0, 10), []);
+    assert.equal(v.appStreams, run.streams.length, 'every stream reached the net/http app');
   });
 
   test('control: straight to the app, the detector sees every forgery', async (t) => {

@@ -69,6 +69,9 @@ func rawConn(c net.Conn, out *json.Encoder, mu *sync.Mutex) {
 	var blockEnds bool
 	var encBuf bytes.Buffer
 	enc := hpack.NewEncoder(&encBuf)
+	// Responses never use the dynamic table: some peers (nginx's grpc upstream) announce a
+	// SETTINGS_HEADER_TABLE_SIZE of 0, and the recorder has no need to be clever.
+	enc.SetMaxDynamicTableSize(0)
 	var fields [][2]string
 	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) { fields = append(fields, [2]string{f.Name, f.Value}) })
 	emit := func(s *rawStream) {

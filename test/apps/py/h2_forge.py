@@ -26,7 +26,8 @@ forwarding fields in every form the protocol allows. Each case runs on its own c
                   forged values, names in the dynamic table
 
 Output: one JSON line per stream, {"conn","case","stream","path","headers","trailers","forged",
-"how","status","reset","error"}, where "forged" lists every forged value sent (each unique, so a
+"how","wire","status","body","reset","error"} ("wire": the HPACK representations of its header
+block as sent; "body": the response's first 200 bytes), where "forged" lists every forged value sent (each unique, so a
 test can count how many reached the app), and one {"summary": ...} line per connection.
 Exit status 0 unless the arguments are wrong or the connection could not be made.
 """
@@ -215,7 +216,7 @@ class Conn:
                 (b":authority", b"app.test"), (b":path", path.encode())]
         s = {"conn": self.args.conn_id, "case": self.case, "stream": sid, "path": path,
              "headers": [], "trailers": [], "forged": list(forged), "how": how,
-             "status": None, "reset": None, "error": None}
+             "status": None, "body": "", "reset": None, "error": None}
         self.streams[sid] = s
         blocks = []
         saved = self.h2.max_outbound_frame_size
@@ -256,7 +257,6 @@ class Conn:
             if not s.get("done") and not s["error"]:
                 s["error"] = self.closed or "no response"
             s.pop("done", None)
-            s.pop("body", None)
             print(json.dumps(s), flush=True)
         print(json.dumps({"summary": {"conn": self.args.conn_id, "case": self.case,
                                       "streams": len(self.streams),

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FORWARDING_FIELDS } from '../../../sidecar/http/forwarding-fields.ts';
-import type { GoRawSeen } from '../../support/go-app.ts';
+import type { GoRawSeen, GoSeen } from '../../support/go-app.ts';
 import { REPO } from '../../support/procs.ts';
 
 const run = promisify(execFile);
@@ -43,6 +43,8 @@ export interface ForgedStream {
   readonly how: string;
   readonly wire?: Record<string, number>;
   readonly status: number | null;
+  /** The response body's first 200 bytes. */
+  readonly body: string;
   readonly reset: string | null;
   readonly error: string | null;
 }
@@ -101,6 +103,26 @@ export async function forge(o: ForgeOptions): Promise<ForgeRun> {
     else streams.push(j);
   }
   return { streams, summaries };
+}
+
+/**
+ * A net/http (h2c mode) record in the recorder's shape, for the same verdict: every value of
+ * every field (net/http merged nothing; it canonicalized the names, the verdict lowercases them)
+ * and the trailers it kept (those the request's Trailer field declared: h2_forge.py declares them).
+ */
+export function fromNetHttp(s: GoSeen): GoRawSeen {
+  const pairs = (m: Readonly<Record<string, readonly string[]>>) =>
+    Object.entries(m).flatMap(([n, vs]) => vs.map((v) => [n, v] as const));
+  return {
+    proto: 'h2raw',
+    stream: 0,
+    method: s.method,
+    path: s.path,
+    fields: pairs(s.fields),
+    trailers: pairs(s.trailers),
+    bodyBytes: 0,
+    reset: '',
+  };
 }
 
 /** Anything from the forger's pools: 100.64.0.0/10, 2001:db8:bad::/48, the word "forged". */
