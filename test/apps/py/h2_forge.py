@@ -10,8 +10,10 @@ forwarding fields in every form the protocol allows. Each case runs on its own c
   duplicated      the address fields three times each, plus comma lists, in one header block
   continuation    a header block bigger than the max frame size (padding first), so the forged
                   fields travel in CONTINUATION frames
-  tiny-frames     the header block cut into 5-byte HEADERS/CONTINUATION fragments (fields split
-                  mid-name)
+  split-frames    the header block cut into 8 HEADERS/CONTINUATION fragments at arbitrary offsets
+                  (fields split mid-name and mid-value)
+  continuation-flood  the header block cut into 5-byte fragments (~400 CONTINUATION frames):
+                  what CVE-2024-27316 exploits; nghttp2 allows 8 CONTINUATIONs and must refuse it
   hpack-dynamic   stream 1 adds the forged fields to the HPACK dynamic table (literal with
                   incremental indexing); later streams send them as 1-byte index references, and
                   one sends new values under the indexed names
@@ -44,6 +46,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import hpack
 from hpack import HeaderTuple, NeverIndexedHeaderTuple
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -54,7 +57,8 @@ CASES = (
     "every-field",
     "duplicated",
     "continuation",
-    "tiny-frames",
+    "split-frames",
+    "continuation-flood",
     "hpack-dynamic",
     "never-indexed",
     "huffman",
@@ -211,9 +215,8 @@ class Conn:
         if self.closed:
             return None
         sid = self.h2.get_next_available_stream_id()
-        path = f"/c/{self.args.conn_id}/{self.case}/{sid}"
-        head = [(b":method", b"POST" if (body or trailers) else b"GET"), (b":scheme", b"http"),
-                (b":authority", b"app.test"), (b":path", path.encode())]
+        head = _head(self.args.conn_id, self.case, sid, post=bool(body or trailers))
+        path = _txt(head[3][1])
         s = {"conn": self.args.conn_id, "case": self.case, "stream": sid, "path": path,
              "headers": [], "trailers": [], "forged": list(forged), "how": how,
              "status": None, "body": "", "reset": None, "error": None}
@@ -314,6 +317,12 @@ def representations(block):
     return {k: v for k, v in out.items() if v}
 
 
+def _head(conn_id, case, sid, post=False):
+    """The request's pseudo-header fields; the path ties the stream to its record at the app."""
+    return [(b":method", b"POST" if post else b"GET"), (b":scheme", b"http"), (b":authority", b"app.test"),
+            (b":path", f"/c/{conn_id}/{case}/{sid}".encode())]
+
+
 def _txt(b):
     return b.decode("latin1") if isinstance(b, bytes) else str(b)
 
@@ -354,7 +363,13 @@ def run_case(args, case, names):
         fields, forged2 = forged_fields(f, every)
         c.request(head + pad + fields, forged=forged1 + forged2,
                   how="3 forged fields, 20 KB padding, then every forged field (in CONTINUATION)")
-    elif case == "tiny-frames":
+    elif case == "split-frames":
+        fields, forged = forged_fields(f, every)
+        # The size of this block on a fresh connection (the same encoder state as ours), so that
+        # 8 fragments carry it: within nghttp2's 8-CONTINUATION limit, boundaries anywhere.
+        size = len(hpack.Encoder().encode(_head(c.args.conn_id, case, 1) + fields))
+        c.request(fields, frame_size=size // 7 + 1, forged=forged, how="block cut into 8 fragments")
+    elif case == "continuation-flood":
         fields, forged = forged_fields(f, every)
         c.request(fields, frame_size=5, forged=forged, how="block cut into 5-byte fragments")
     elif case == "hpack-dynamic":
