@@ -158,6 +158,8 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
           connId,
           cases: ['every-field', 'hpack-dynamic', 'trailers'],
           timeoutS: 3,
+          // Everything written before the sidecar can refuse: the forgeries are on the wire.
+          noWait: true,
         }),
       );
     }
@@ -177,11 +179,19 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
       note: `app streams ${v.appStreams}`,
     });
     assert.deepEqual(v.problems.slice(0, 10), []);
+    assert.ok(v.sent > 0, 'the untrusted sender wrote no forged stream');
     assert.equal(seen.length, 0, 'a stream from an untrusted sender with a PROXY header reached the app');
   });
 
   test('no PROXY header under --proxy required: nothing reaches the app; under optional only the peer', async (t) => {
-    const none = await forge({ port, proxy: 'none', client: CLIENT_V4, connId: 301, timeoutS: 3 });
+    const none = await forge({
+      port,
+      proxy: 'none',
+      client: CLIENT_V4,
+      connId: 301,
+      timeoutS: 3,
+      noWait: true,
+    });
     const peer = await forge({
       port: optionalPort,
       proxy: 'none',
@@ -208,6 +218,7 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
       note: `required: app streams ${vNone.appStreams}; optional (trusted peer): app streams ${vPeer.appStreams}`,
     });
     assert.deepEqual(vNone.problems.slice(0, 10), []);
+    assert.ok(vNone.sent > 0, 'the PROXY-less client wrote no forged stream');
     assert.equal(seenNone.length, 0, 'a PROXY-less stream reached the app under --proxy required');
     assert.deepEqual(vPeer.problems.slice(0, 10), []);
     assert.equal(vPeer.appStreams, peer.streams.length, 'the optional-mode streams reached the app');
@@ -259,6 +270,26 @@ describe('spoofing over HTTP/2: zero forged addresses reach an app', () => {
     assert.ok(
       v.problems.some((p) => p.includes('trailer')),
       'the detector missed forwarding trailers',
+    );
+    // And the net/http app's log shows fields and (declared) trailers to the same verdict.
+    const direct = await forge({
+      port: netHttp.port,
+      proxy: 'none',
+      client: CLIENT_V4,
+      connId: 481,
+      cases: ['every-field', 'duplicated', 'trailers'],
+    });
+    await sleep(200);
+    const seen = netHttp
+      .seen()
+      .map(fromNetHttp)
+      .filter((s) => s.path.startsWith('/c/48'));
+    const w = verdictH2([direct], seen, () => CLIENT_V4, DEST_PORT);
+    t.diagnostic(`control (net/http): ${w.reached} of ${w.sent} forged values reached the app`);
+    assert.equal(w.reached, w.sent, 'the detector missed forged values that reached the net/http app');
+    assert.ok(
+      w.problems.some((p) => p.includes('trailer')),
+      'the net/http app did not log the trailers',
     );
   });
 });

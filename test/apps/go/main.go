@@ -47,6 +47,10 @@ type seen struct {
 func lowered(h http.Header) map[string][]string {
 	out := map[string][]string{}
 	for k, vs := range h {
+		if len(vs) == 0 {
+			// A trailer the request declared but did not send.
+			continue
+		}
 		out[strings.ToLower(k)] = append(out[strings.ToLower(k)], vs...)
 	}
 	return out

@@ -152,8 +152,11 @@ class Conn:
         self.settings_seen = False
         self.h2.initiate_connection()
         self.flush()
-        # The peer's SETTINGS first: its stream and frame limits apply to what we send.
-        self.pump(until=lambda: self.settings_seen, wait=2.0)
+        # The peer's SETTINGS first: its stream and frame limits apply to what we send. With
+        # --no-wait, everything goes out at once, as an attacker would send it to a peer that
+        # might refuse the connection before answering.
+        if not args.no_wait:
+            self.pump(until=lambda: self.settings_seen, wait=2.0)
 
     def flush(self):
         data = self.h2.data_to_send()
@@ -441,6 +444,7 @@ def main():
     p.add_argument("--streams", type=int, default=100, help="streams of the concurrent case")
     p.add_argument("--conn-id", type=int, default=1, help="first connection number (in paths and values)")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--no-wait", action="store_true", help="send without waiting for the peer's SETTINGS")
     args = p.parse_args()
     if args.dest is None:
         args.dest = "10.0.0.1" if ipaddress.ip_address(args.client).version == 4 else "fd00::1"

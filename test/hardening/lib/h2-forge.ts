@@ -29,6 +29,8 @@ export interface ForgeOptions {
   /** First connection number: paths are /c/<conn>/<case>/<stream>. */
   readonly connId: number;
   readonly timeoutS?: number;
+  /** Write everything at once, without waiting for the peer's SETTINGS (for peers that refuse). */
+  readonly noWait?: boolean;
 }
 
 export interface ForgedStream {
@@ -93,6 +95,7 @@ export async function forge(o: ForgeOptions): Promise<ForgeRun> {
   if (o.dest) args.push('--dest', o.dest);
   if (o.destPort) args.push('--dest-port', String(o.destPort));
   if (o.localAddress) args.push('--local-address', o.localAddress);
+  if (o.noWait) args.push('--no-wait');
   const { stdout } = await run(PYTHON, args, { maxBuffer: 64 << 20, timeout: 120_000 });
   const streams: ForgedStream[] = [];
   const summaries: ForgeSummary[] = [];
