@@ -19,7 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { promisify } from 'node:util';
 import { CRLFCRLF } from '../sidecar/http/chars.ts';
 import { RequestHead } from '../sidecar/http/request-head.ts';
@@ -29,8 +29,8 @@ import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
-import { durationMs, median, print, spread } from './lib/table.ts';
-import { compiledCli, edgeConfig } from './lib/edge.ts';
+import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
+import { compiledCli, edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
 
 const run = promisify(execFile);
 
@@ -114,12 +114,6 @@ async function wrk(port: number, conns: number, seconds: number): Promise<WrkRes
     errors: [sock, non2xx ? `non-2xx ${non2xx}` : ''].filter(Boolean).join('; '),
     timeouts,
   };
-}
-
-interface ProxyUnderTest {
-  readonly name: string;
-  readonly port: number;
-  readonly child: Child;
 }
 
 async function main(): Promise<void> {
@@ -222,9 +216,7 @@ backend b
     );
     process.stdout.write(
       `bench:http  ${SECONDS}s per run, ${ROUNDS} rounds (targets interleaved), proxy on core ${PROXY_CORE}, ` +
-        `wrk/edge/app on core ${LOAD_CORE}; load average before: ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(' ')}\n`,
+        `wrk/edge/app on core ${LOAD_CORE}; load average before: ${loadAverage()}\n`,
     );
     // Warm every path first (JIT, connection pools), so that the first measured round does not
     // pay for a cold start.
@@ -299,9 +291,7 @@ backend b
     print(ratios);
     if (results.has(`realip:${BIG}`) && results.has(`nginx:${BIG}`)) printGoals(results, [...CONNS, BIG]);
     process.stdout.write(
-      `load average after: ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
+      `load average after: ${loadAverage()} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
     );
     process.stdout.write('\nRSS (MB, process tree)\n');
     const mem: string[][] = [['target', 'idle', `peak at ${BIG} conns`]];

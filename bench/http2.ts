@@ -32,14 +32,14 @@
  * BENCH_NODE_FLAGS (extra node flags for realip, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { freeEphemeralPort, waitForPort } from '../devkit/ports.ts';
 import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { forget, killOnExit, removeOnExit } from './lib/exit-cleanup.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
-import { durationMs, median, print, spread } from './lib/table.ts';
-import { compiledCli, edgeConfig } from './lib/edge.ts';
+import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
+import { compiledCli, edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
 
 const NAME = 'bench:http2';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -124,12 +124,6 @@ function h2load(port: number, c: number, m: number, seconds: number): Promise<H2
   });
 }
 
-interface ProxyUnderTest {
-  readonly name: string;
-  readonly port: number;
-  readonly child: Child;
-}
-
 type Sample = { rps: number; cpu: number; mean: number };
 type Results = Map<string, Sample[]>;
 
@@ -209,9 +203,7 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s; http
     const rss = new Map(proxies.map((p) => [p.name, rssMB(pid(p.child))]));
     process.stdout.write(
       `${NAME}  ${SECONDS}s per run, ${ROUNDS} rounds (targets interleaved), proxy on core ${PROXY_CORE}, ` +
-        `h2load/edge/app on core ${LOAD_CORE}; load average before: ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(' ')}\n`,
+        `h2load/edge/app on core ${LOAD_CORE}; load average before: ${loadAverage()}\n`,
     );
     // Warm every path first (JIT, connection pools), so the first measured round is not a cold start.
     for (const e of edges) await h2load(e.port, 4, 50, 2);
@@ -261,9 +253,7 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s; http
     if (proxies.some((p) => p.name === 'realip') && proxies.some((p) => p.name === 'nginx'))
       printGoal(results);
     process.stdout.write(
-      `load average after: ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
+      `load average after: ${loadAverage()} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
     );
     process.stdout.write('\nRSS (MB, process tree)\n');
     const big = SHAPES.filter((s) => s.c >= 200).map((s) => s.key);

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
+import type { Child } from './procs.ts';
 
 const run = promisify(execFile);
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -25,6 +26,13 @@ export async function compiledCli(): Promise<string> {
     `${REPO}.cache/bench-dist`,
   ]);
   return `${REPO}.cache/bench-dist/cli/main.js`;
+}
+
+/** A proxy the bench measures: its name in the tables, its listening port, its process. */
+export interface ProxyUnderTest {
+  readonly name: string;
+  readonly port: number;
+  readonly child: Child;
 }
 
 export interface Edge {

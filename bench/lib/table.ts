@@ -1,3 +1,5 @@
+import { loadavg } from 'node:os';
+
 /** The benches' figures: medians, "median (min-max)" spreads over rounds, and aligned tables. */
 
 export function median(xs: readonly number[]): number {
@@ -25,4 +27,11 @@ export function durationMs(text: string | undefined): number {
   if (!m) return Number.NaN;
   const v = Number(m[1]);
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** The 1, 5 and 15 minute load averages, "1.2 0.8 0.5". */
+export function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 }
