@@ -125,10 +125,13 @@ class Conn:
             source_address=(args.local_address, 0) if args.local_address else None,
         )
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # --no-wait: everything (PROXY header, preface, every stream) leaves in one write when the
+        # case is done composing, as an attacker would send it to a peer that might refuse the
+        # connection before answering: the forgeries are on the wire whatever the peer does.
+        self.no_wait = args.no_wait
+        self.pending = b""
         if args.proxy != "none":
-            self.sock.sendall(
-                proxy_header(args.proxy, args.client, args.client_port, args.dest, args.dest_port)
-            )
+            self.send(proxy_header(args.proxy, args.client, args.client_port, args.dest, args.dest_port))
         config = h2.config.H2Configuration(
             client_side=True,
             header_encoding=None,
@@ -152,22 +155,32 @@ class Conn:
         self.settings_seen = False
         self.h2.initiate_connection()
         self.flush()
-        # The peer's SETTINGS first: its stream and frame limits apply to what we send. With
-        # --no-wait, everything goes out at once, as an attacker would send it to a peer that
-        # might refuse the connection before answering.
+        # The peer's SETTINGS first: its stream and frame limits apply to what we send.
         if not args.no_wait:
             self.pump(until=lambda: self.settings_seen, wait=2.0)
+
+    def send(self, data):
+        if self.no_wait:
+            self.pending += data
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            self.closed = self.closed or f"send: {e}"
 
     def flush(self):
         data = self.h2.data_to_send()
         if data:
-            try:
-                self.sock.sendall(data)
-            except OSError as e:
-                self.closed = self.closed or f"send: {e}"
+            self.send(data)
+
+    def send_pending(self):
+        if self.pending:
+            data, self.pending, self.no_wait = self.pending, b"", False
+            self.send(data)
 
     def pump(self, until, wait):
         """Reads and handles frames until `until()` or `wait` seconds or the connection ends."""
+        self.send_pending()
         deadline = time.monotonic() + wait
         while not until() and self.closed is None:
             left = deadline - time.monotonic()
