@@ -19,7 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { promisify } from 'node:util';
 import { CRLFCRLF } from '../sidecar/http/chars.ts';
 import { RequestHead } from '../sidecar/http/request-head.ts';
@@ -29,6 +29,8 @@ import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
+import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
+import { compiledCli, edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
 
 const run = promisify(execFile);
 
@@ -64,7 +66,6 @@ function hopLogicNs(): number {
   }
   return best;
 }
-const REPO = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNS = (process.env.BENCH_CONNS ?? '1,50,200').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -79,13 +80,6 @@ interface WrkResult {
   p99: number;
   errors: string;
   timeouts: number;
-}
-
-function ms(text: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
 async function wrk(port: number, conns: number, seconds: number): Promise<WrkResult> {
@@ -107,8 +101,8 @@ async function wrk(port: number, conns: number, seconds: number): Promise<WrkRes
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN);
-  const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
-  const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  const p50 = durationMs(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '');
+  const p99 = durationMs(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
   const sock = /Socket errors: (.*)/.exec(stdout)?.[1] ?? '';
   const timeouts = Number(/timeout (\d+)/.exec(sock)?.[1] ?? 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];
@@ -120,12 +114,6 @@ async function wrk(port: number, conns: number, seconds: number): Promise<WrkRes
     errors: [sock, non2xx ? `non-2xx ${non2xx}` : ''].filter(Boolean).join('; '),
     timeouts,
   };
-}
-
-interface ProxyUnderTest {
-  readonly name: string;
-  readonly port: number;
-  readonly child: Child;
 }
 
 async function main(): Promise<void> {
@@ -149,16 +137,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     const proxies: ProxyUnderTest[] = [];
     const want = (n: string) => !only || only.includes(n);
     if (want('realip')) {
-      // The compiled JavaScript, as the image and an installed package run it (Node's type
-      // stripping of the sources costs ~30 MB RSS and some start-up; not what production pays).
-      process.stdout.write('compiling to .cache/bench-dist ...\n');
-      await run(process.execPath, [
-        `${REPO}node_modules/typescript/bin/tsc`,
-        '-p',
-        `${REPO}tsconfig.build.json`,
-        '--outDir',
-        `${REPO}.cache/bench-dist`,
-      ]);
+      const cli = await compiledCli();
       const port = await freeEphemeralPort();
       const admin = await freeEphemeralPort();
       const child = startChild('realip', 'taskset', [
@@ -166,7 +145,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
         String(PROXY_CORE),
         process.execPath,
         ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-        ...sidecarArgv(`${REPO}.cache/bench-dist/cli/main.js`, {
+        ...sidecarArgv(cli, {
           listeners: [`http:${port}:${appPort}`],
           trusted: '127.0.0.0/8',
           adminPort: admin,
@@ -222,24 +201,7 @@ backend b
       proxies.push({ name: 'haproxy', port, child });
     }
     // One edge per target: mode tcp, PROXY v2 to the proxies, plain to the app (direct).
-    const edges: { name: string; port: number }[] = [];
-    let edgeConf = `global
-  maxconn 8000
-  nbthread 1
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-`;
-    const direct = await freeEphemeralPort();
-    edgeConf += `listen direct\n  bind 127.0.0.1:${direct}\n  server app 127.0.0.1:${appPort}\n`;
-    edges.push({ name: 'direct', port: direct });
-    for (const p of proxies) {
-      const port = await freeEphemeralPort();
-      edgeConf += `listen to-${p.name}\n  bind 127.0.0.1:${port}\n  server s 127.0.0.1:${p.port} send-proxy-v2\n`;
-      edges.push({ name: p.name, port });
-    }
+    const { conf: edgeConf, edges } = await edgeConfig(appPort, proxies);
     const edge = haproxy(dir, 'edge', edgeConf, LOAD_CORE);
     children.push(edge);
     for (const e of edges) await waitForPort(e.port);
@@ -254,9 +216,7 @@ defaults
     );
     process.stdout.write(
       `bench:http  ${SECONDS}s per run, ${ROUNDS} rounds (targets interleaved), proxy on core ${PROXY_CORE}, ` +
-        `wrk/edge/app on core ${LOAD_CORE}; load average before: ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(' ')}\n`,
+        `wrk/edge/app on core ${LOAD_CORE}; load average before: ${loadAverage()}\n`,
     );
     // Warm every path first (JIT, connection pools), so that the first measured round does not
     // pay for a cold start.
@@ -331,9 +291,7 @@ defaults
     print(ratios);
     if (results.has(`realip:${BIG}`) && results.has(`nginx:${BIG}`)) printGoals(results, [...CONNS, BIG]);
     process.stdout.write(
-      `load average after: ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
+      `load average after: ${loadAverage()} (on ${cpus().length} CPUs: anything above ~2 means other work shared the cores)\n`,
     );
     process.stdout.write('\nRSS (MB, process tree)\n');
     const mem: string[][] = [['target', 'idle', `peak at ${BIG} conns`]];
@@ -407,24 +365,6 @@ function printGoals(results: Results, conns: number[]): void {
     ]);
   }
   print(rows);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** "median (min-max)" or just the value for one sample. */
-function spread(xs: number[], digits: number): string {
-  if (xs.length === 0) return '-';
-  if (xs.length === 1) return xs[0]!.toFixed(digits);
-  return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
-}
-
-function print(rows: string[][]): void {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
 }
 
 await main();
