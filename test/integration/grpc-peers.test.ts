@@ -6,8 +6,9 @@
 // is EDGE_CLIENT (203.0.113.7), an address no socket here has: a forwarding field can only show it
 // by carrying the PROXY header's client. Servers, fronts and the edge start once per group.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
 import { requireTool } from '../../devkit/tools.ts';
 import { type GoApp, startGoApp } from '../support/go-app.ts';
@@ -39,6 +40,18 @@ const FORGED = {
   'x-forwarded-proto': 'https',
 };
 const MB = 1 << 20;
+
+/** The streaming RPCs: a large case (MBs per message) and a many-messages case each. */
+const STREAMS = [
+  { scenario: 'server-stream', method: 'ServerStream', what: 'server streaming', large: [3, 3 * MB] },
+  {
+    scenario: 'client-stream',
+    method: 'ClientStream',
+    what: 'client streaming (counted by the server)',
+    large: [3, 3 * MB],
+  },
+  { scenario: 'bidi', method: 'Bidi', what: 'bidi streaming (each message echoed)', large: [4, 2 * MB] },
+] as const;
 
 const servers = new Map<GrpcImpl, GrpcServer>();
 /** An app port where nothing listens: the app is down. */
@@ -149,49 +162,20 @@ function frontSuite(kind: Front['kind'], startFront: StartFront): void {
           }
         });
 
-        test(`${pair}: server streaming, 3 x 3 MB and 2000 small messages, trailers after the last`, async () => {
-          const big = await runGrpcClient(client, via(serverPort(server)), 'server-stream', {
-            n: 3,
-            size: 3 * MB,
+        for (const st of STREAMS) {
+          const [n, size] = st.large;
+          test(`${pair}: ${st.what}, ${n} x ${size / MB} MB and 2000 small messages whole, trailers after the last`, async () => {
+            for (const [count, bytes] of [st.large, [2000, 100]] as const) {
+              const r = await runGrpcClient(client, via(serverPort(server)), st.scenario, {
+                n: count,
+                size: bytes,
+              });
+              assertOk(r, `${count} x ${bytes}`);
+              assert.deepEqual([r.messages, r.bytes], [count, count * bytes]);
+              assertTrailers(r, st.method, server);
+            }
           });
-          assertOk(big, 'large');
-          assert.equal(big.messages, 3);
-          assert.equal(big.bytes, 9 * MB);
-          assertTrailers(big, 'ServerStream', server);
-          const many = await runGrpcClient(client, via(serverPort(server)), 'server-stream', {
-            n: 2000,
-            size: 100,
-          });
-          assertOk(many, 'many');
-          assert.equal(many.messages, 2000);
-          assertTrailers(many, 'ServerStream', server);
-        });
-
-        test(`${pair}: client streaming, 3 x 3 MB and 2000 small messages, counted by the server`, async () => {
-          const big = await runGrpcClient(client, via(serverPort(server)), 'client-stream', {
-            n: 3,
-            size: 3 * MB,
-          });
-          assertOk(big, 'large');
-          assert.deepEqual([big.messages, big.bytes], [3, 9 * MB]);
-          assertTrailers(big, 'ClientStream', server);
-          const many = await runGrpcClient(client, via(serverPort(server)), 'client-stream', {
-            n: 2000,
-            size: 100,
-          });
-          assertOk(many, 'many');
-          assert.deepEqual([many.messages, many.bytes], [2000, 200_000]);
-        });
-
-        test(`${pair}: bidi streaming echoes 4 x 2 MB and 2000 small messages unaltered`, async () => {
-          const big = await runGrpcClient(client, via(serverPort(server)), 'bidi', { n: 4, size: 2 * MB });
-          assertOk(big, 'large');
-          assert.deepEqual([big.messages, big.bytes], [4, 8 * MB]);
-          assertTrailers(big, 'Bidi', server);
-          const many = await runGrpcClient(client, via(serverPort(server)), 'bidi', { n: 2000, size: 100 });
-          assertOk(many, 'many');
-          assert.deepEqual([many.messages, many.bytes], [2000, 200_000]);
-        });
+        }
 
         test(`${pair}: an expired deadline is DEADLINE_EXCEEDED at the client and a cancellation at the server`, async () => {
           const id = `${tag}-deadline`;
@@ -240,48 +224,32 @@ function frontSuite(kind: Front['kind'], startFront: StartFront): void {
     test('curl --http2-prior-knowledge --haproxy-protocol to an h2c app: the PROXY client, forged field removed', async () => {
       // curl writes its own PROXY v1 header with its socket's address: it binds 127.0.0.77, which
       // the front's connection to the app (from 127.0.0.1) does not have.
-      const front80 = front.ports.get(h2cApp.port)!;
-      const out = await run('curl', [
-        '-sS',
-        '--http2-prior-knowledge',
-        '--haproxy-protocol',
-        '--interface',
-        '127.0.0.77',
-        '-H',
-        'X-Forwarded-For: 6.6.6.6',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code} %{http_version}',
-        `http://127.0.0.1:${front80}/curl-${kind}`,
-      ]);
-      assert.equal(out, '200 2');
+      const frontPort = front.ports.get(h2cApp.port)!;
+      const { stdout } = await promisify(execFile)(
+        'curl',
+        [
+          '-sS',
+          '--http2-prior-knowledge',
+          '--haproxy-protocol',
+          '--interface',
+          '127.0.0.77',
+          '-H',
+          'X-Forwarded-For: 6.6.6.6',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{http_version}',
+          `http://127.0.0.1:${frontPort}/curl-${kind}`,
+        ],
+        { timeout: 15_000 },
+      );
+      assert.equal(stdout, '200 2');
       const seen = h2cApp.seen().find((s) => s.path === `/curl-${kind}`);
       assert.ok(seen, 'the app saw the request');
       assert.equal(seen.proto, 'HTTP/2.0');
       assert.equal(seen.xff, '127.0.0.77');
       assert.equal(seen.xRealIp, '127.0.0.77');
       assert.equal(seen.forwarded, 'for=127.0.0.77');
-    });
-  });
-}
-
-function run(cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} exited ${code}: ${out}${err}`));
     });
   });
 }

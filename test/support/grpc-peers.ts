@@ -1,6 +1,6 @@
 /**
  * The real gRPC peers of the HTTP/2 tests (issue 16): the Go peer (google.golang.org/grpc,
- * test/apps/grpc-go, built by test/setup.d/27-grpc-test-peer.sh) and the Python peer (grpcio,
+ * test/apps/grpc-go, built by test/setup.d/25-go-test-apps.sh) and the Python peer (grpcio,
  * test/apps/py/grpc_peer.py in the .cache/pyenv virtualenv of test/setup.d/26-python-test-peers.sh).
  * Both serve realip.test.Peer and run the same client scenarios, printing the same JSON lines, so
  * a test can cross any client with any server. A missing peer fails naming its setup script.
@@ -21,9 +21,7 @@ const PY_PEER = join(REPO, 'test/apps/py/grpc_peer.py');
 function command(impl: GrpcImpl, args: readonly string[]): [string, string[]] {
   if (impl === 'go') {
     if (!existsSync(GO_BIN)) {
-      throw new Error(
-        `${GO_BIN} is missing: run test/setup.sh (test/setup.d/27-grpc-test-peer.sh builds it)`,
-      );
+      throw new Error(`${GO_BIN} is missing: run test/setup.sh (test/setup.d/25-go-test-apps.sh builds it)`);
     }
     return [GO_BIN, [...args]];
   }
@@ -35,9 +33,27 @@ function command(impl: GrpcImpl, args: readonly string[]): [string, string[]] {
   return [PY_BIN, [PY_PEER, ...args]];
 }
 
-/** The environment of a peer: no proxy variables (grpcio would honour http_proxy). */
-function peerEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONUNBUFFERED: '1' };
+/**
+ * A peer process and what it printed so far. Its environment is PATH only: no proxy variables
+ * (grpcio would honour http_proxy) and nothing else of the host's.
+ */
+function spawnPeer(
+  cmd: string,
+  args: readonly string[],
+): { child: ChildProcess; out(): string; err(): string } {
+  const child = spawn(cmd, [...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONUNBUFFERED: '1' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString('utf8');
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString('utf8');
+  });
+  return { child, out: () => out, err: () => err };
 }
 
 /** What the server logs when a handler's RPC ended before the handler did. */
@@ -62,31 +78,23 @@ const READY = /listening 127\.0\.0\.1:(\d+)\n/;
 
 export async function startGrpcServer(impl: GrpcImpl): Promise<GrpcServer> {
   const [cmd, args] = command(impl, ['serve', '--listen', '127.0.0.1:0']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: peerEnv() });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => {
-    out += b.toString('utf8');
-  });
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString('utf8');
-  });
+  const { child, out, err } = spawnPeer(cmd, args);
   const until = Date.now() + 20_000;
-  while (!READY.test(out)) {
+  while (!READY.test(out())) {
     if (child.exitCode !== null || Date.now() > until) {
       child.kill('SIGKILL');
-      throw new Error(`${impl} gRPC server did not start:\n${out}${err}`);
+      throw new Error(`${impl} gRPC server did not start:\n${out()}${err()}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }
   const events = () =>
-    out
+    out()
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as GrpcServerEvent);
   return {
     impl,
-    port: Number(READY.exec(out)![1]),
+    port: Number(READY.exec(out())![1]),
     child,
     events,
     waitForEvent: async (pred, timeoutMs = 5000) => {
@@ -175,22 +183,16 @@ export function runGrpcClient(
   for (const [k, v] of Object.entries(o.meta ?? {})) args.push('--meta', `${k}=${v}`);
   const [cmd, argv] = command(impl, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: peerEnv() });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString('utf8');
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString('utf8');
-    });
+    const { child, out, err } = spawnPeer(cmd, argv);
     // The client's own deadline (30 s by default) ends every scenario; this only catches a hang.
     const timer = setTimeout(() => child.kill('SIGKILL'), (o.timeoutMs ?? 30_000) + 15_000);
     child.once('close', (code, sig) => {
       clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      const line = out()
+        .split('\n')
+        .find((l) => l.startsWith('{'));
       if (code !== 0 || line === undefined) {
-        reject(new Error(`${impl} client ${scenario} exited ${code ?? sig}:\n${out}${err}`));
+        reject(new Error(`${impl} client ${scenario} exited ${code ?? sig}:\n${out()}${err()}`));
         return;
       }
       resolve(JSON.parse(line) as GrpcResult);

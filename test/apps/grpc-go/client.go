@@ -161,27 +161,28 @@ func serverStreamScenario(ctx context.Context, cancel context.CancelFunc, conn *
 	if err := s.CloseSend(); err != nil {
 		return err
 	}
-	for {
-		var in []byte
-		err := s.RecvMsg(&in)
-		if errors.Is(err, io.EOF) {
-			return nil
+	return receive(ctx, s, o.size, r, func() {
+		if o.scenario == "cancel" && r.Messages == o.n {
+			cancel()
 		}
-		if err != nil {
-			return err
-		}
+	})
+}
+
+// receive reads messages until the stream ends, checking each is message i of fill(i, size); the
+// stream's status is the result. after runs after each counted message.
+func receive(ctx context.Context, s grpc.ClientStream, size int, r *result, after func()) error {
+	return recvEach(s.RecvMsg, func(in []byte) error {
 		if ctx.Err() != nil {
-			continue // a message already buffered when we cancelled: the count is what we read
+			return nil // a message already buffered when we cancelled: the count is what we read
 		}
-		if len(in) != o.size || (len(in) > 0 && in[0] != byte('a'+r.Messages%26)) {
+		if len(in) != size || (size > 0 && in[0] != byte('a'+r.Messages%26)) {
 			r.Mismatch++
 		}
 		r.Messages++
 		r.Bytes += len(in)
-		if o.scenario == "cancel" && r.Messages == o.n {
-			cancel()
-		}
-	}
+		after()
+		return nil
+	})
 }
 
 func clientStreamScenario(ctx context.Context, conn *grpc.ClientConn, o clientOptions, r *result, header, trail *metadata.MD) error {
@@ -222,19 +223,5 @@ func bidiScenario(ctx context.Context, conn *grpc.ClientConn, o clientOptions, r
 		}
 		_ = s.CloseSend()
 	}()
-	for {
-		var in []byte
-		err := s.RecvMsg(&in)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(in) != o.size || (len(in) > 0 && in[0] != byte('a'+r.Messages%26)) {
-			r.Mismatch++
-		}
-		r.Messages++
-		r.Bytes += len(in)
-	}
+	return receive(ctx, s, o.size, r, func() {})
 }

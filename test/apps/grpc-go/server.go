@@ -149,22 +149,42 @@ func serverStream(_ any, s grpc.ServerStream) error {
 	return nil
 }
 
-func clientStream(_ any, s grpc.ServerStream) error {
-	count, total := 0, 0
+// each calls fn with every message the client sends until it half-closes; a stream that ends
+// otherwise (cancelled, deadline) is logged and its error returned.
+func each(s grpc.ServerStream, method string, fn func([]byte) error) error {
+	err := recvEach(s.RecvMsg, fn)
+	if err != nil && s.Context().Err() != nil {
+		cancelled(s.Context(), method, "")
+	}
+	return err
+}
+
+// recvEach calls fn with every message recv returns until io.EOF (nil) or another error (returned).
+func recvEach(recv func(any) error, fn func([]byte) error) error {
 	for {
 		var in []byte
-		err := s.RecvMsg(&in)
+		err := recv(&in)
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			if s.Context().Err() != nil {
-				cancelled(s.Context(), "ClientStream", "")
-			}
 			return err
 		}
+		if err := fn(in); err != nil {
+			return err
+		}
+	}
+}
+
+func clientStream(_ any, s grpc.ServerStream) error {
+	count, total := 0, 0
+	err := each(s, "ClientStream", func(in []byte) error {
 		count++
 		total += len(in)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	s.SetTrailer(metadata.Pairs("x-peer-trailer", "ClientStream", "x-peer-impl", "go"))
 	out, _ := json.Marshal(map[string]int{"count": count, "bytes": total})
@@ -173,22 +193,7 @@ func clientStream(_ any, s grpc.ServerStream) error {
 
 func bidi(_ any, s grpc.ServerStream) error {
 	s.SetTrailer(metadata.Pairs("x-peer-trailer", "Bidi", "x-peer-impl", "go"))
-	for {
-		var in []byte
-		err := s.RecvMsg(&in)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if s.Context().Err() != nil {
-				cancelled(s.Context(), "Bidi", "")
-			}
-			return err
-		}
-		if err := s.SendMsg(in); err != nil {
-			return err
-		}
-	}
+	return each(s, "Bidi", func(in []byte) error { return s.SendMsg(in) })
 }
 
 // serviceDesc is what protoc-gen-go-grpc would generate for the service, written by hand.
