@@ -11,7 +11,7 @@ import { freeEphemeralPort } from '../../devkit/ports.ts';
 import { type Proc, startHaproxy, startNginx } from './procs.ts';
 import { type Sidecar, startSidecar } from './sidecar.ts';
 
-/** The client address the edge puts in every PROXY header (TEST-NET-3, RFC 5737). */
+/** The client address the edge puts in the PROXY header (TEST-NET-3, RFC 5737). */
 export const EDGE_CLIENT = '203.0.113.7';
 /** The destination port the edge puts in every PROXY header (so X-Forwarded-Port is ours too). */
 export const EDGE_DST_PORT = 50051;
@@ -70,38 +70,50 @@ export async function startRealipGrpcFront(appPorts: readonly number[]): Promise
   return { kind: 'realip', ports, output: () => sidecar.output(), stop: () => sidecar.stop() };
 }
 
+/**
+ * The edges in front of each front port: PROXY v2 and v1 from EDGE_CLIENT, and a second client
+ * (v2 from EDGE_CLIENT_B) to show that concurrent connections are each attributed to their own.
+ */
+const EDGE_VARIANTS = {
+  v2: { send: 'send-proxy-v2', client: '203.0.113.7' },
+  v1: { send: 'send-proxy', client: '203.0.113.7' },
+  b: { send: 'send-proxy-v2', client: '203.0.113.8' },
+} as const;
+export type EdgeVariant = keyof typeof EDGE_VARIANTS;
+export const EDGE_CLIENT_B = EDGE_VARIANTS.b.client;
+
 export interface Edge {
-  /** Edge port per [front port, PROXY version]. */
-  port(frontPort: number, version: 1 | 2): number;
+  /** The edge port for a front port and variant. */
+  port(frontPort: number, variant: EdgeVariant): number;
   output(): string;
   stop(): Promise<void>;
 }
 
 /**
- * One HAProxy in TCP mode in front of the given front ports: for each, a v2 edge (send-proxy-v2)
- * and a v1 edge (send-proxy). set-src/set-dst-port change what the PROXY header says, not where
- * HAProxy connects (each server line has its own address).
+ * One HAProxy in TCP mode with every variant of edge in front of each front port. set-src and
+ * set-dst-port change what the PROXY header says, not where HAProxy connects (each server line has
+ * its own address).
  */
 export async function startProxyEdge(frontPorts: readonly number[]): Promise<Edge> {
   const map = new Map<string, number>();
   const sections: string[] = [];
   for (const front of frontPorts) {
-    for (const v of [1, 2] as const) {
+    for (const [variant, e] of Object.entries(EDGE_VARIANTS)) {
       const port = await freeEphemeralPort();
-      map.set(`${front}/${v}`, port);
-      sections.push(`listen edge_${front}_v${v}
+      map.set(`${front}/${variant}`, port);
+      sections.push(`listen edge_${front}_${variant}
   bind 127.0.0.1:${port}
-  tcp-request connection set-src ipv4(${EDGE_CLIENT})
+  tcp-request connection set-src ipv4(${e.client})
   tcp-request connection set-dst-port int(${EDGE_DST_PORT})
-  server front 127.0.0.1:${front} ${v === 2 ? 'send-proxy-v2' : 'send-proxy'}`);
+  server front 127.0.0.1:${front} ${e.send}`);
     }
   }
   const hp = startHaproxy(sections.join('\n\n'));
   await readyAll(hp, [...map.values()]);
   return {
-    port: (front, v) => {
-      const p = map.get(`${front}/${v}`);
-      if (p === undefined) throw new Error(`no edge for front port ${front} v${v}`);
+    port: (front, variant) => {
+      const p = map.get(`${front}/${variant}`);
+      if (p === undefined) throw new Error(`no edge for front port ${front} (${variant})`);
       return p;
     },
     output: () => hp.output(),
