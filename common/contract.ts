@@ -42,8 +42,11 @@ export const Env = Object.freeze({
   appProbes: 'REALIP_APP_PROBES',
 });
 
-/** Listener modes. */
-export const LISTENER_MODES = ['http', 'tcp', 'transparent'] as const;
+/**
+ * Listener modes. `http2` is a superset of `http`: HTTP/2 prior knowledge (h2c, gRPC) goes to the
+ * HTTP/2 hop, anything else to the HTTP/1.1 hop.
+ */
+export const LISTENER_MODES = ['http', 'http2', 'tcp', 'transparent'] as const;
 export type ListenerMode = (typeof LISTENER_MODES)[number];
 
 export const PROXY_MODES = ['required', 'optional'] as const;

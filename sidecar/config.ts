@@ -66,6 +66,11 @@ export interface SidecarConfig {
   readonly keepAliveTimeoutMs: number;
   /** Silence in both directions before a connection is closed, every mode (0 = none). */
   readonly idleTimeoutMs: number;
+  /** HTTP/2 hop (http2 listeners): limits per client session (config-schema.ts has the reasons). */
+  readonly h2MaxConcurrentStreams: number;
+  readonly h2MaxHeaderList: number;
+  readonly h2HeaderTableSize: number;
+  readonly h2MaxSessionMemoryMb: number;
   /** tcp hop: which PROXY version to emit to the app. */
   readonly emit: EmitVersion;
   /** tcp and transparent hops: how bytes are relayed after the header. */
@@ -160,6 +165,10 @@ export function parseSidecarConfig(
     requestHeadTimeoutMs: read.int(o.requestHeadTimeoutMs),
     keepAliveTimeoutMs: read.int(o.keepAliveTimeoutMs),
     idleTimeoutMs: read.int(o.idleTimeoutMs),
+    h2MaxConcurrentStreams: read.int(o.h2MaxConcurrentStreams),
+    h2MaxHeaderList: read.int(o.h2MaxHeaderList),
+    h2HeaderTableSize: read.int(o.h2HeaderTableSize),
+    h2MaxSessionMemoryMb: read.int(o.h2MaxSessionMemoryMb),
     emit,
     tcpRelay,
     passTlvs,

@@ -4,6 +4,7 @@ import type { HopFactory } from './hop-contract.ts';
 
 export const hopFactories: Readonly<Record<ListenerMode, () => Promise<HopFactory>>> = {
   http: async () => (await import('./http/hop.ts')).createHttpHop,
+  http2: async () => (await import('./http2/hop.ts')).createHttp2Hop,
   tcp: async () => (await import('./tcp/relay-hop.ts')).createRelayHop,
   transparent: async () => (await import('./tcp/transparent-hop.ts')).createTransparentHop,
 };

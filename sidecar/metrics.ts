@@ -70,6 +70,16 @@ export function createSidecarMetrics() {
         'TLV values not exposed as headers because they contain unsafe characters',
       ),
     ),
+    /** http2 listeners. */
+    http2Streams: onFirstUse(() =>
+      registry.counter(
+        'realip_http2_streams_total',
+        'HTTP/2 streams ended, by listener and outcome (ok, client_reset, app_reset, refused, app_error, internal_error)',
+      ),
+    ),
+    http2ActiveStreams: onFirstUse(() =>
+      registry.gauge('realip_http2_active_streams', 'HTTP/2 client streams currently open, by listener'),
+    ),
     /** tcp and transparent listeners. */
     spliceRelay: onFirstUse(() =>
       registry.gauge(

@@ -97,7 +97,9 @@ export class ListenerObserver {
   constructor(spec: ListenerSpec, config: SidecarConfig, metrics: SidecarMetrics) {
     this.listener = spec.listenPort;
     this.mode = spec.mode;
-    this.accessLog = config.accessLog && spec.mode === 'http';
+    // http2 listeners carry HTTP/1.1 connections too: both count as HTTP requests.
+    const http = spec.mode === 'http' || spec.mode === 'http2';
+    this.accessLog = config.accessLog && http;
     this.metrics = metrics;
     this.gate = new LogGate(config.logConnections);
     const labels = { listener: spec.listenPort, mode: spec.mode };
@@ -105,7 +107,6 @@ export class ListenerObserver {
     this.appConnect = metrics.appConnect.series(labels);
     this.toApp = metrics.bytes.series({ ...labels, direction: 'to_app' });
     this.toClient = metrics.bytes.series({ ...labels, direction: 'to_client' });
-    const http = spec.mode === 'http';
     this.requests = http
       ? STATUS_CLASSES.map((c) => metrics.requests.series({ ...labels, status_class: c }))
       : [];

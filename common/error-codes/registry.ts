@@ -15,6 +15,7 @@ import { CHECK_ERRORS } from './check.ts';
 import { CLI_ERRORS } from './cli.ts';
 import { CONFIG_ERRORS } from './config.ts';
 import { HTTP_ERRORS } from './http.ts';
+import { HTTP2_ERRORS } from './http2.ts';
 import { PROXY_PROTOCOL_ERRORS } from './proxy-protocol.ts';
 import { SCRIPT_ERRORS } from './scripts.ts';
 import type { CodeSpec } from './spec.ts';
@@ -28,6 +29,7 @@ export const FAMILIES = {
   config: CONFIG_ERRORS,
   'proxy-protocol': PROXY_PROTOCOL_ERRORS,
   http: HTTP_ERRORS,
+  http2: HTTP2_ERRORS,
   tcp: TCP_ERRORS,
   steering: STEERING_ERRORS,
   admin: ADMIN_ERRORS,
@@ -41,6 +43,7 @@ const ALL = {
   ...CONFIG_ERRORS,
   ...PROXY_PROTOCOL_ERRORS,
   ...HTTP_ERRORS,
+  ...HTTP2_ERRORS,
   ...TCP_ERRORS,
   ...STEERING_ERRORS,
   ...ADMIN_ERRORS,

@@ -54,7 +54,7 @@ export function renderTable(family: FamilyName): string {
   return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
-const BLOCK = /<!-- errors:([a-z-]+) -->\n[\s\S]*?<!-- \/errors:\1 -->/g;
+const BLOCK = /<!-- errors:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/errors:\1 -->/g;
 
 /** The doc with each marked table replaced by the registry's; throws on an unknown family. */
 export function renderDoc(doc: string): string {

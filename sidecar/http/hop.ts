@@ -3,14 +3,15 @@
  * X-Forwarded-For / X-Real-IP / Forwarded (see rewrite.ts for the exact policy), over one app
  * connection per client connection. Design and limits: docs/sidecar.md.
  */
-import type { AcceptedConnection, Hop, HopFactory } from '../hop-contract.ts';
+import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop-contract.ts';
 import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';
 import { HttpHopState } from './hop-state.ts';
 import { HeadRewriter } from './rewrite.ts';
 import { tlvHeaderLines } from './tlv-headers.ts';
 
-export const createHttpHop: HopFactory = (ctx): Hop => {
+/** The hop itself (synchronous: the http2 hop builds one for its HTTP/1.1 connections). */
+export function httpHop(ctx: HopContext): Hop {
   const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
   const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log, observer);
   const tlvOmitted = ctx.metrics.tlvHeadersOmitted();
@@ -28,4 +29,6 @@ export const createHttpHop: HopFactory = (ctx): Hop => {
       return state.drain(deadline).finally(() => state.stop());
     },
   };
-};
+}
+
+export const createHttpHop: HopFactory = httpHop;

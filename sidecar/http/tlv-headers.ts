@@ -31,11 +31,21 @@ export interface TlvLines {
   readonly invalid: readonly string[];
 }
 
-export function tlvHeaderLines(wanted: readonly string[], header: ProxyHeader | undefined): TlvLines {
-  if (wanted.length === 0 || !header || header.tlvs.length === 0) return { lines: '', invalid: [] };
+export interface TlvFields {
+  /** [header name, value] pairs, in --tlv-headers order. */
+  readonly fields: readonly (readonly [string, string])[];
+  /** --tlv-headers names whose TLV was present but whose value was refused. */
+  readonly invalid: readonly string[];
+}
+
+const NO_FIELDS: TlvFields = { fields: [], invalid: [] };
+
+/** The TLV headers of a connection as name/value pairs (the HTTP/2 hop adds them as fields). */
+export function tlvHeaderFields(wanted: readonly string[], header: ProxyHeader | undefined): TlvFields {
+  if (wanted.length === 0 || !header || header.tlvs.length === 0) return NO_FIELDS;
   const named = namedTlvs(header.tlvs);
   const unique = header.tlvs.find((t) => t.type === 0x05)?.value;
-  let lines = '';
+  const fields: (readonly [string, string])[] = [];
   const invalid: string[] = [];
   for (const name of wanted) {
     let value: string | undefined;
@@ -67,7 +77,15 @@ export function tlvHeaderLines(wanted: readonly string[], header: ProxyHeader | 
       invalid.push(name);
       continue;
     }
-    lines += `${field}: ${value}\r\n`;
+    fields.push([field, value]);
   }
-  return { lines, invalid };
+  return { fields, invalid };
+}
+
+/** The same as HTTP/1.1 header lines. */
+export function tlvHeaderLines(wanted: readonly string[], header: ProxyHeader | undefined): TlvLines {
+  const t = tlvHeaderFields(wanted, header);
+  let lines = '';
+  for (const [name, value] of t.fields) lines += `${name}: ${value}\r\n`;
+  return { lines, invalid: t.invalid };
 }

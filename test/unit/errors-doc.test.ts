@@ -19,7 +19,7 @@ import { answer } from '../../sidecar/http/answers.ts';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SOURCE_DIRS = ['cli', 'common', 'sidecar', 'webhook', 'scripts'];
 /** Prefixes of our codes; see common/errors.ts. */
-const PREFIX = '(?:PP|CFG|HTTP|TCP|STEER|WH|INJ|CERT|CHK|CLI|ADMIN|DOCS)';
+const PREFIX = '(?:PP|CFG|HTTP|H2|TCP|STEER|WH|INJ|CERT|CHK|CLI|ADMIN|DOCS)';
 const QUOTED = new RegExp(`['"\`](${PREFIX}_[A-Z0-9_]+)['"\`]`, 'g');
 /** A code at the start of a `CODE: message` text inside a string, e.g. 'realip x: CLI_Y: ...'. */
 const IN_TEXT = new RegExp(`['"\`][^'"\`\\n]*?: (${PREFIX}_[A-Z0-9_]+):`, 'g');
