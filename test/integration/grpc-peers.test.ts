@@ -179,6 +179,17 @@ function frontSuite(kind: Front['kind'], startFront: StartFront): void {
           });
         }
 
+        test(`${pair}: a slow reader (40 ms per message) gets 24 x 1 MB whole`, async () => {
+          const r = await runGrpcClient(client, via(serverPort(server)), 'server-stream', {
+            n: 24,
+            size: MB,
+            readDelayMs: 40,
+          });
+          assertOk(r, 'slow reader');
+          assert.deepEqual([r.messages, r.bytes], [24, 24 * MB]);
+          assertTrailers(r, 'ServerStream', server);
+        });
+
         test(`${pair}: an expired deadline is DEADLINE_EXCEEDED at the client and a cancellation at the server`, async () => {
           const id = `${tag}-deadline`;
           const r = await runGrpcClient(client, via(serverPort(server)), 'deadline', { id, timeoutMs: 500 });

@@ -164,6 +164,8 @@ export interface GrpcClientOptions {
   readonly size?: number;
   readonly timeoutMs?: number;
   readonly id?: string;
+  /** Pause before reading each streamed message: a slow reader, so backpressure must hold the sender. */
+  readonly readDelayMs?: number;
   /** Extra request metadata, e.g. forged forwarding fields. */
   readonly meta?: Readonly<Record<string, string>>;
 }
@@ -180,6 +182,7 @@ export function runGrpcClient(
   if (o.size !== undefined) args.push('--size', String(o.size));
   if (o.timeoutMs !== undefined) args.push('--timeout-ms', String(o.timeoutMs));
   if (o.id !== undefined) args.push('--id', o.id);
+  if (o.readDelayMs !== undefined) args.push('--read-delay-ms', String(o.readDelayMs));
   for (const [k, v] of Object.entries(o.meta ?? {})) args.push('--meta', `${k}=${v}`);
   const [cmd, argv] = command(impl, args);
   return new Promise((resolve, reject) => {

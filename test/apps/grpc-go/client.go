@@ -21,6 +21,7 @@ type clientOptions struct {
 	addr, scenario, id string
 	n, size            int
 	timeoutMs          int
+	readDelayMs        int
 	meta               []string
 }
 
@@ -165,6 +166,7 @@ func serverStreamScenario(ctx context.Context, cancel context.CancelFunc, conn *
 		if o.scenario == "cancel" && r.Messages == o.n {
 			cancel()
 		}
+		time.Sleep(time.Duration(o.readDelayMs) * time.Millisecond)
 	})
 }
 
@@ -223,5 +225,5 @@ func bidiScenario(ctx context.Context, conn *grpc.ClientConn, o clientOptions, r
 		}
 		_ = s.CloseSend()
 	}()
-	return receive(ctx, s, o.size, r, func() {})
+	return receive(ctx, s, o.size, r, func() { time.Sleep(time.Duration(o.readDelayMs) * time.Millisecond) })
 }

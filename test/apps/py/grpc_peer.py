@@ -5,7 +5,7 @@ bytes (generic handlers with no (de)serializer, so no protobuf codegen), the ser
 realip.test.Peer with Echo, Slow, ServerStream, ClientStream and Bidi.
 
     python grpc_peer.py serve  --listen 127.0.0.1:0
-    python grpc_peer.py client --addr HOST:PORT --scenario NAME [--n N] [--size S] [--timeout-ms MS] [--meta k=v]...
+    python grpc_peer.py client --addr HOST:PORT --scenario NAME [--n N] [--size S] [--timeout-ms MS] [--read-delay-ms MS] [--meta k=v]...
 
 The server prints "listening HOST:PORT" once ready, then one JSON line per event ("cancelled" when
 a handler's RPC ended before the handler did). The client prints one JSON result line and exits 0
@@ -188,11 +188,12 @@ def client(o):
     print(json.dumps(r), flush=True)
 
 
-def check(r, i, msg, size):
-    if len(msg) != size or (size and msg[0] != ord("a") + i % 26):
+def check(r, i, msg, o):
+    if len(msg) != o.size or (o.size and msg[0] != ord("a") + i % 26):
         r["mismatch"] += 1
     r["messages"] += 1
     r["bytes"] += len(msg)
+    time.sleep(o.read_delay_ms / 1000)
 
 
 def run_scenario(ch, o, meta, timeout, r):
@@ -227,7 +228,7 @@ def run_scenario(ch, o, meta, timeout, r):
         for i, msg in enumerate(call):
             if s == "cancel" and r["messages"] == o.n:
                 continue  # a message already buffered when we cancelled: the count is what we read
-            check(r, i, msg, o.size)
+            check(r, i, msg, o)
             if s == "cancel" and r["messages"] == o.n:
                 call.cancel()
         return call
@@ -241,7 +242,7 @@ def run_scenario(ch, o, meta, timeout, r):
         gen = (fill(i, o.size) for i in range(o.n))
         call = ch.stream_stream(method("Bidi"))(gen, timeout=timeout, metadata=meta)
         for i, msg in enumerate(call):
-            check(r, i, msg, o.size)
+            check(r, i, msg, o)
         return call
     raise SystemExit(f"unknown scenario {s!r}")
 
@@ -258,6 +259,7 @@ def main():
     cp.add_argument("--size", type=int, default=16)
     cp.add_argument("--timeout-ms", type=int, default=0)
     cp.add_argument("--id", default="")
+    cp.add_argument("--read-delay-ms", type=int, default=0)  # a slow reader of streamed messages
     cp.add_argument("--meta", action="append", default=[])
     o = p.parse_args()
     if o.cmd == "serve":
