@@ -12,6 +12,7 @@ import type { AcceptedConnection } from '../hop-contract.ts';
 import type { ListenerObserver } from '../observer.ts';
 import type { H2HeaderRewriter } from './headers.ts';
 import type { Http2Proxy } from './proxy.ts';
+import { resetStream } from './reset.ts';
 import { StreamRelay, type StreamOutcome } from './stream-relay.ts';
 
 /** After the client session ended, how long the app session may take to flush its resets. */
@@ -58,7 +59,7 @@ export class ClientSession {
       } catch (err: unknown) {
         this.conn.log.error({ code: 'H2_INTERNAL', err }, 'internal error in the http2 hop');
         this.proxy.metrics.httpErrors.inc({ status: 0, code: 'H2_INTERNAL' });
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        resetStream(stream, http2.constants.NGHTTP2_INTERNAL_ERROR);
       }
     });
     s.on('error', (err: NodeJS.ErrnoException) => this.onSessionError(err));
@@ -147,8 +148,11 @@ export class ClientSession {
 
   /** The code for an app session failure seen by a stream. */
   appFailure(err: Error & { code?: string }): CodeOf<'H2'> {
-    if (err instanceof ConnectTimeout) return 'H2_APP_CONNECT_TIMEOUT';
-    if (err.code !== undefined && CONNECT_REFUSED.has(err.code)) return 'H2_APP_REFUSED';
+    // A stream still waiting for the session is cancelled with the session's error as its cause.
+    const cause = err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err;
+    if (cause instanceof ConnectTimeout) return 'H2_APP_CONNECT_TIMEOUT';
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code !== undefined && CONNECT_REFUSED.has(code)) return 'H2_APP_REFUSED';
     return 'H2_APP_LOST';
   }
 

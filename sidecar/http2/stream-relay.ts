@@ -11,6 +11,7 @@ import type { CodeOf } from '../../common/error-codes/registry.ts';
 import { loggedPath } from '../http/access-log.ts';
 import { responseFields, trailerFields } from './headers.ts';
 import type { ClientSession } from './client-session.ts';
+import { resetStream } from './reset.ts';
 
 const {
   NGHTTP2_NO_ERROR,
@@ -86,7 +87,7 @@ export class StreamRelay {
       session.conn.log.error({ code: 'H2_INTERNAL', err }, 'internal error in the http2 hop');
       this.outcome = 'internal_error';
       this.code = 'H2_INTERNAL';
-      client.close(NGHTTP2_INTERNAL_ERROR);
+      resetStream(client, NGHTTP2_INTERNAL_ERROR);
       return;
     }
     this.app = app;
@@ -150,8 +151,8 @@ export class StreamRelay {
           this.outcome = 'client_reset';
           this.code = 'H2_CLIENT_RESET';
         }
-        app.close(code);
-      } else if (!app.writableEnded) app.close(NGHTTP2_CANCEL);
+        resetStream(app, code);
+      } else if (!app.writableEnded) resetStream(app, NGHTTP2_CANCEL);
     }
     this.finish();
   }
@@ -171,7 +172,7 @@ export class StreamRelay {
       // The app reset the stream (REFUSED_STREAM after its GOAWAY: the client may retry it).
       this.outcome = 'app_reset';
       this.code = 'H2_APP_RESET';
-      client.close(code);
+      resetStream(client, code);
       return;
     }
     if (this.status === 0) {
@@ -190,7 +191,7 @@ export class StreamRelay {
     this.code = code;
     if (client.closed || client.destroyed) return;
     if (client.headersSent) {
-      client.close(NGHTTP2_INTERNAL_ERROR);
+      resetStream(client, NGHTTP2_INTERNAL_ERROR);
       return;
     }
     this.status = status;

@@ -1,0 +1,429 @@
+// The http2 listener through a real sidecar process: node:http2 (nghttp2) and curl clients, the Go
+// h2c test app (golang.org/x/net/http2/h2c, which logs each stream's forwarding fields), nginx as
+// an h2c app, and a node:http2 app where a test needs to steer the app's side (trailers, resets,
+// slow answers). Every stream must reach the app with our forwarding fields and none of the
+// client's, whatever else happens on the connection.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { freeEphemeralPort, freePortBelowEphemeral } from '../../devkit/ports.ts';
+import { type GoApp, startGoApp } from '../support/go-app.ts';
+import { getFrame, type H2App, h2Client, h2Request, proxyV1, rawH2, startH2App } from '../support/h2.ts';
+import { type Proc, startNginx } from '../support/procs.ts';
+import { resetStream } from '../../sidecar/http2/reset.ts';
+import { type Sidecar, startSidecar } from '../support/sidecar.ts';
+
+const run = promisify(execFile);
+const CLIENT = '198.51.100.7';
+const FORGED = {
+  'x-forwarded-for': '6.6.6.6',
+  'x-real-ip': '6.6.6.6',
+  forwarded: 'for=6.6.6.6',
+  'x-forwarded-proto': 'https',
+  x_forwarded_for: '6.6.6.6',
+  'true-client-ip': '6.6.6.6',
+  'x-realip-unique-id': 'forged',
+};
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } =
+  http2.constants;
+
+let go: GoApp;
+let app: H2App;
+/** What the node app should do with the next stream, by path. */
+const handlers = new Map<string, (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void>();
+const appEvents: string[] = [];
+let sidecar: Sidecar;
+let goPort: number;
+let appPort: number;
+let refusedPort: number;
+
+before(async () => {
+  go = await startGoApp('h2c');
+  app = await startH2App((s, h) => {
+    const f = handlers.get(String(h[':path']));
+    if (f) f(s, h);
+    else {
+      s.respond({ ':status': 200 });
+      s.end(String(h[':path']));
+    }
+  });
+  goPort = await freePortBelowEphemeral();
+  appPort = await freePortBelowEphemeral();
+  refusedPort = await freePortBelowEphemeral();
+  const closedApp = await freeEphemeralPort();
+  sidecar = await startSidecar({
+    listeners: [
+      `http2:${goPort}:${go.port}`,
+      `http2:${appPort}:${app.port}`,
+      `http2:${refusedPort}:${closedApp}`,
+    ],
+    args: ['--access-log'],
+  });
+});
+
+after(async () => {
+  await sidecar?.stop('SIGKILL');
+  go?.stop();
+  await app?.close();
+});
+
+test('many streams on one connection: each reaches the Go h2c app with the PROXY client, forged fields gone', async () => {
+  const before = go.seen().length;
+  const s = h2Client(goPort, CLIENT);
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        h2Request(s, { ':method': 'GET', ':path': `/many/${i}`, ...FORGED }),
+      ),
+    );
+    for (const a of answers) assert.equal(a.status, 200);
+  } finally {
+    s.close();
+  }
+  const seen = go.seen().slice(before);
+  assert.equal(seen.length, 24);
+  for (const r of seen) {
+    assert.equal(r.proto, 'HTTP/2.0');
+    assert.equal(r.xff, CLIENT);
+    assert.equal(r.xRealIp, CLIENT);
+    assert.equal(r.forwarded, `for=${CLIENT}`);
+  }
+});
+
+test('the node app sees exactly our forwarding fields, x-forwarded-port from the PROXY header', async () => {
+  const s = h2Client(appPort, CLIENT);
+  try {
+    const r = await h2Request(s, { ':method': 'GET', ':path': '/fields', ...FORGED });
+    assert.equal(r.status, 200);
+  } finally {
+    s.close();
+  }
+  const h = app.seen.at(-1)!;
+  assert.equal(h[':path'], '/fields');
+  assert.equal(h['x-forwarded-for'], CLIENT);
+  assert.equal(h['x-real-ip'], CLIENT);
+  assert.equal(h.forwarded, `for=${CLIENT}`);
+  assert.equal(h['x-forwarded-proto'], 'http');
+  assert.equal(h['x-forwarded-port'], '443');
+  for (const forged of ['x_forwarded_for', 'true-client-ip', 'x-realip-unique-id']) {
+    assert.equal(h[forged], undefined, forged);
+  }
+});
+
+test('curl --http2-prior-knowledge --haproxy-protocol, and HTTP/1.1 on the same http2 listener', async () => {
+  const before = go.seen().length;
+  const h2 = await run('curl', [
+    '-sS',
+    '--http2-prior-knowledge',
+    '--haproxy-protocol',
+    '-H',
+    'X-Forwarded-For: 6.6.6.6',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_version} %{http_code}',
+    `http://127.0.0.1:${goPort}/curl-h2`,
+  ]);
+  assert.equal(h2.stdout, '2 200');
+  const h1 = await run('curl', [
+    '-sS',
+    '--http1.1',
+    '--haproxy-protocol',
+    '-H',
+    'X-Forwarded-For: 6.6.6.6',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_version} %{http_code}',
+    `http://127.0.0.1:${goPort}/curl-h1`,
+  ]);
+  assert.equal(h1.stdout, '1.1 200');
+  const seen = go.seen().slice(before);
+  assert.deepEqual(
+    seen.map((r) => [r.proto, r.path, r.xff]),
+    [
+      ['HTTP/2.0', '/curl-h2', '127.0.0.1'],
+      ['HTTP/1.1', '/curl-h1', '127.0.0.1'],
+    ],
+  );
+});
+
+test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', async () => {
+  const before = go.seen().length;
+  const sock = net.connect(goPort, '127.0.0.1');
+  const got: Buffer[] = [];
+  sock.on('data', (d: Buffer) => got.push(d));
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(proxyV1(CLIENT));
+  const req = 'GET /drip HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n';
+  for (const ch of req) {
+    sock.write(ch);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await new Promise<void>((r) => sock.once('close', () => r()));
+  assert.match(Buffer.concat(got).toString('latin1'), /^HTTP\/1\.1 200/);
+  const seen = go.seen().slice(before);
+  assert.deepEqual(
+    seen.map((r) => [r.proto, r.path, r.xff]),
+    [['HTTP/1.1', '/drip', CLIENT]],
+  );
+});
+
+test('trailers both ways, without forwarding fields', async () => {
+  let appTrailers: http2.IncomingHttpHeaders | null = null;
+  handlers.set('/trailers', (s) => {
+    s.on('trailers', (t) => {
+      appTrailers = t;
+    });
+    s.resume();
+    s.on('end', () => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () =>
+        s.sendTrailers({ 'grpc-status': '0', 'x-real-ip': '6.6.6.6', 'x-forwarded-for': '6.6.6.6' }),
+      );
+      s.end('payload');
+    });
+  });
+  const s = h2Client(appPort, CLIENT);
+  let r: Awaited<ReturnType<typeof h2Request>>;
+  try {
+    r = await h2Request(s, { ':method': 'POST', ':path': '/trailers' }, 'body', {
+      'x-checksum': 'abc',
+      'x-forwarded-for': '6.6.6.6',
+      forwarded: 'for=6.6.6.6',
+    });
+  } finally {
+    s.close();
+  }
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'payload');
+  assert.equal(r.trailers?.['grpc-status'], '0');
+  assert.equal(r.trailers?.['x-real-ip'], undefined);
+  assert.equal(r.trailers?.['x-forwarded-for'], undefined);
+  assert.ok(appTrailers, 'the app got the request trailers');
+  const t = appTrailers as http2.IncomingHttpHeaders;
+  assert.equal(t['x-checksum'], 'abc');
+  assert.equal(t['x-forwarded-for'], undefined);
+  assert.equal(t.forwarded, undefined);
+});
+
+test('a 1xx from the app reaches the client before the response', async () => {
+  handlers.set('/continue', (s) => {
+    s.additionalHeaders({ ':status': 103, link: '</a.css>; rel=preload' });
+    s.respond({ ':status': 200 });
+    s.end('ok');
+  });
+  const s = h2Client(appPort, CLIENT);
+  try {
+    const info = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+      const req = s.request({ ':method': 'GET', ':path': '/continue' });
+      req.on('headers', (h) => resolve(h));
+      req.on('error', () => {});
+      req.resume();
+    });
+    const h = await info;
+    assert.equal(h[':status'], 103);
+    assert.equal(h.link, '</a.css>; rel=preload');
+  } finally {
+    s.close();
+  }
+});
+
+test('RST_STREAM both ways keeps its error code', async () => {
+  // Client -> app: a cancelled call (gRPC cancellation is RST_STREAM CANCEL).
+  const appClosed = new Promise<number>((resolve) => {
+    handlers.set('/cancel-me', (st) => {
+      st.respond({ ':status': 200 });
+      st.write('first');
+      st.on('close', () => resolve(st.rstCode ?? -1));
+    });
+  });
+  const s = h2Client(appPort, CLIENT);
+  try {
+    const req = s.request({ ':method': 'GET', ':path': '/cancel-me' });
+    req.on('error', () => {});
+    await new Promise<void>((r) => req.once('data', () => r()));
+    req.close(NGHTTP2_CANCEL);
+    assert.equal(await appClosed, NGHTTP2_CANCEL);
+    // App -> client.
+    handlers.set('/app-resets', (st) => {
+      st.respond({ ':status': 200 });
+      // resetStream: a plain close(code) would end the stream cleanly first (sidecar/http2/reset.ts).
+      st.write('partial', () => resetStream(st, NGHTTP2_INTERNAL_ERROR));
+    });
+    const r = await h2Request(s, { ':method': 'GET', ':path': '/app-resets' });
+    assert.equal(r.rstCode, NGHTTP2_INTERNAL_ERROR);
+    handlers.set('/app-refuses', (st) => st.close(NGHTTP2_REFUSED_STREAM));
+    const r2 = await h2Request(s, { ':method': 'GET', ':path': '/app-refuses' });
+    assert.equal(r2.rstCode, NGHTTP2_REFUSED_STREAM);
+    // The connection is still good after both.
+    const ok = await h2Request(s, { ':method': 'GET', ':path': '/after-resets' });
+    assert.equal(ok.status, 200);
+  } finally {
+    s.close();
+  }
+});
+
+test('app refused: 502 with H2_APP_REFUSED; CONNECT: 405 with H2_CONNECT_REFUSED', async () => {
+  const s = h2Client(refusedPort, CLIENT);
+  try {
+    const r = await h2Request(s, { ':method': 'GET', ':path': '/nobody' });
+    assert.equal(r.status, 502);
+    assert.equal(r.headers['x-realip-error'], 'H2_APP_REFUSED');
+  } finally {
+    s.close();
+  }
+  const c = h2Client(appPort, CLIENT);
+  try {
+    const r = await h2Request(c, { ':method': 'CONNECT', ':authority': 'example.com:443' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers['x-realip-error'], 'H2_CONNECT_REFUSED');
+  } finally {
+    c.close();
+  }
+  assert.ok(!app.seen.some((h) => h[':method'] === 'CONNECT'), 'no CONNECT reached the app');
+});
+
+test('limits: a stream over --h2-max-concurrent-streams is refused, an oversized header list is reset', async () => {
+  const holding = await startH2App(() => {
+    // Never answers: the streams stay in flight until the connection goes.
+  });
+  const listen = await freePortBelowEphemeral();
+  const sc = await startSidecar({
+    listeners: [`http2:${listen}:${holding.port}`],
+    args: ['--h2-max-concurrent-streams', '4', '--h2-max-header-list', '4096'],
+  });
+  try {
+    const frames = await rawH2(
+      listen,
+      CLIENT,
+      [1, 3, 5, 7, 9].map((id) => getFrame(id)),
+      800,
+    );
+    // The fifth stream breaks the announced limit after the client acknowledged it: nghttp2 makes
+    // that a connection error (RFC 9113 5.1.2 allows it), GOAWAY PROTOCOL_ERROR with the last
+    // stream it took, 7. (The four before it die with the connection, nothing over them reaches
+    // the app.)
+    const goaway = frames.find((f) => f.type === 0x7);
+    assert.ok(goaway, `frames: ${JSON.stringify(frames.map((f) => [f.type, f.stream]))}`);
+    assert.equal(goaway.payload.readUInt32BE(0), 7, 'last stream id');
+    assert.equal(goaway.payload.readUInt32BE(4), http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    assert.ok(holding.seen.length <= 4, `the app saw ${holding.seen.length} streams`);
+    const seenBefore = holding.seen.length;
+    const big = await rawH2(listen, CLIENT, [getFrame(1, [['x-big', 'a'.repeat(5000)]])], 300);
+    const reset = big.find((f) => f.type === 0x3 && f.stream === 1);
+    assert.ok(reset, `frames: ${JSON.stringify(big.map((f) => [f.type, f.stream]))}`);
+    assert.equal(reset.payload.readUInt32BE(0), NGHTTP2_ENHANCE_YOUR_CALM);
+    assert.equal(holding.seen.length, seenBefore, 'the oversized stream never reached the app');
+  } finally {
+    await sc.stop('SIGKILL');
+    await holding.close();
+  }
+});
+
+test('nginx as the h2c app: every stream carries the PROXY client', async () => {
+  const port = await freeEphemeralPort();
+  const nginx: Proc = startNginx(
+    `http { access_log off; server { listen 127.0.0.1:${port} http2; location / { return 200 "$http_x_forwarded_for|$http_x_real_ip|$http_forwarded|$server_protocol"; } } }`,
+  );
+  let sc: Sidecar | undefined;
+  try {
+    await nginx.ready(port);
+    const listen = await freePortBelowEphemeral();
+    sc = await startSidecar({ listeners: [`http2:${listen}:${port}`] });
+    const s = h2Client(listen, CLIENT);
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          h2Request(s, { ':method': 'GET', ':path': `/n${i}`, ...FORGED }),
+        ),
+      );
+      for (const a of answers) {
+        assert.equal(a.status, 200);
+        assert.equal(a.body.toString(), `${CLIENT}|${CLIENT}|for=${CLIENT}|HTTP/2.0`);
+      }
+    } finally {
+      s.close();
+    }
+  } finally {
+    await sc?.stop('SIGKILL');
+    await nginx.stop();
+  }
+});
+
+test('SIGTERM: GOAWAY to the client, the stream in flight finishes, then the sidecar exits', async () => {
+  const slowApp = await startH2App((st) => {
+    setTimeout(() => {
+      st.respond({ ':status': 200 });
+      st.end('late but complete');
+    }, 700);
+  });
+  const listen = await freePortBelowEphemeral();
+  const sc = await startSidecar({ listeners: [`http2:${listen}:${slowApp.port}`], killAfterMs: 10_000 });
+  try {
+    const s = h2Client(listen, CLIENT);
+    const goaway = new Promise<number>((r) => s.once('goaway', (code) => r(code)));
+    const inFlight = h2Request(s, { ':method': 'GET', ':path': '/slow' });
+    await new Promise((r) => setTimeout(r, 200));
+    sc.child.kill('SIGTERM');
+    assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+    const r = await inFlight;
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'late but complete');
+    assert.equal(await sc.exited, 0);
+    s.destroy();
+  } finally {
+    await sc.stop('SIGKILL');
+    await slowApp.close();
+  }
+});
+
+test('a client that sends nothing after the PROXY header is closed with H2_PREFACE_TIMEOUT', async () => {
+  const listen = await freePortBelowEphemeral();
+  const sc = await startSidecar({
+    listeners: [`http2:${listen}:${app.port}`],
+    args: ['--request-head-timeout', '300'],
+  });
+  try {
+    const sock = net.connect(listen, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.write(proxyV1(CLIENT));
+    const t0 = Date.now();
+    await new Promise<void>((r) => sock.once('close', () => r()));
+    assert.ok(Date.now() - t0 < 3000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(sc.output(), /"reason":"head_timeout","code":"H2_PREFACE_TIMEOUT"/);
+  } finally {
+    await sc.stop('SIGKILL');
+  }
+});
+
+test('the connection log line and the access log say h2, and the metrics count the streams', async () => {
+  const out = sidecar.output();
+  assert.match(out, /"protocol":"h2"[^\n]*"msg":"connection closed"/);
+  assert.match(out, /"protocol":"h2","method":"GET","path":"\/fields","status":200[^\n]*"msg":"request"/);
+  const metrics = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/metrics`)).text();
+  assert.match(
+    metrics,
+    new RegExp(`realip_http2_streams_total\\{listener="${goPort}",outcome="ok"\\} (\\d+)`),
+  );
+  const ok = Number(
+    new RegExp(`realip_http2_streams_total\\{listener="${goPort}",outcome="ok"\\} (\\d+)`).exec(metrics)![1],
+  );
+  assert.ok(ok >= 25, `ok streams: ${ok}`);
+  assert.match(
+    metrics,
+    new RegExp(`realip_http2_streams_total\\{listener="${appPort}",outcome="client_reset"\\} [1-9]`),
+  );
+  assert.match(
+    metrics,
+    new RegExp(`realip_http2_streams_total\\{listener="${appPort}",outcome="app_reset"\\} [1-9]`),
+  );
+  assert.match(
+    metrics,
+    new RegExp(`realip_http2_streams_total\\{listener="${refusedPort}",outcome="app_error"\\} [1-9]`),
+  );
+});
