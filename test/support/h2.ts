@@ -141,7 +141,7 @@ function hpackString(s: Buffer): Buffer {
 
 /** A header block: GET http / (static table) + :authority a, then the given literal fields. */
 export function headerBlock(fields: readonly (readonly [string, string])[]): Buffer {
-  const parts = [Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x61])];
+  const parts: Buffer[] = [Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x61])];
   for (const [n, v] of fields) {
     parts.push(
       Buffer.from([0x00]),
