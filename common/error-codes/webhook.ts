@@ -36,11 +36,12 @@ export const WEBHOOK_ERRORS = {
   },
   INJ_PORT_TLS: {
     meaning:
-      'Port left alone: its name says TLS (`https`, `tls`, `ssl`, `*-tls`, `*-ssl`, `*-https`); the HTTP/1.1 hop would close every handshake. `PORT=tcp` or `PORT=transparent` in `realip.dev/ports` still intercepts it.',
+      'Port left alone: its name says TLS (`https`, `tls`, `ssl`, `h2`, `*-tls`, `*-ssl`, `*-https`); the HTTP hops would close every handshake. `PORT=tcp` or `PORT=transparent` in `realip.dev/ports` still intercepts it.',
   },
   INJ_PORT_HTTP2: {
+    retired: '0.2.0',
     meaning:
-      'Port left alone: its name says HTTP/2 or gRPC (`http2`, `h2`, `h2c`, `grpc`, and `-*` suffixes); not the HTTP/1.1 hop.',
+      'Retired (0.2.0): ports named `http2`, `h2c`, `grpc` (and `-*`) get an `http2` listener; `h2` (the TLS ALPN name) is left alone with `INJ_PORT_TLS`. The code is not reused.',
   },
   INJ_PORT_UNKNOWN_PROTOCOL: {
     meaning:

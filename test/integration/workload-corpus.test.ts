@@ -9,7 +9,7 @@
 //     rules only for sources inside 10.20.0.0/16;
 //   - no sidecar port or uid collides with what the pod declares;
 //   - injecting twice equals injecting once;
-//   - ports named http / http-* still get the HTTP hop.
+//   - ports named http / http-* still get the HTTP hop, grpc / http2 / h2c (and -*) the http2 hop.
 // UPDATE_GOLDEN=1 node_modules/.bin/node --test test/integration/workload-corpus.test.ts rewrites
 // test/fixtures/workloads/golden/.
 import assert from 'node:assert/strict';
@@ -191,10 +191,11 @@ for (const file of manifests) {
       // HTTP ports still get the HTTP hop (unless the annotation leaves them out on purpose).
       const podAnn = original.metadata?.annotations?.[Annotations.ports] ?? nsAnn;
       for (const [port, name] of names) {
-        if (classifyPortName(name) !== 'http' || podAnn !== undefined) continue;
+        const cls = classifyPortName(name);
+        if ((cls !== 'http' && cls !== 'http2') || podAnn !== undefined) continue;
         assert.ok(
-          listeners.some((l) => l.appPort === port && l.mode === 'http'),
-          `${what}: http port ${port} (${name}) not on the http hop`,
+          listeners.some((l) => l.appPort === port && l.mode === cls),
+          `${what}: ${cls} port ${port} (${name}) not on the ${cls} hop`,
         );
       }
       // No collision with ports or uids the pod declares.

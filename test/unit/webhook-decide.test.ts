@@ -48,14 +48,88 @@ function envOf(c: Container): Record<string, string> {
 
 // Issue 13 changed this deliberately: before, http2 and web meant the http hop and every other
 // name (or none) the tcp hop, which wrote PROXY headers to apps that never asked for them.
+// Issue 16, deliberately changed: `h2` (and `h2-*`) is HTTP/2's TLS ALPN name, so it says TLS now;
+// the cleartext HTTP/2 names get the http2 hop.
 test('port names (Kubernetes/Istio <protocol>[-<suffix>]): http, http-* -> http; TLS and HTTP/2 names and the rest say so', () => {
   for (const n of ['http', 'http-metrics', 'http-api']) assert.equal(classifyPortName(n), 'http', n);
-  for (const n of ['https', 'https-admin', 'tls', 'tls-peer', 'ssl', 'amqp-tls', 'ldap-ssl', 'admin-https'])
+  for (const n of [
+    'https',
+    'https-admin',
+    'tls',
+    'tls-peer',
+    'ssl',
+    'amqp-tls',
+    'ldap-ssl',
+    'admin-https',
+    'h2',
+    'h2-api',
+  ])
     assert.equal(classifyPortName(n), 'tls', n);
-  for (const n of ['http2', 'http2-api', 'h2c', 'grpc', 'grpc-web', 'h2'])
+  for (const n of ['http2', 'http2-api', 'h2c', 'h2c-api', 'grpc', 'grpc-web'])
     assert.equal(classifyPortName(n), 'http2', n);
   for (const n of [undefined, 'web', 'tcp', 'tcp-postgresql', 'metrics', 'dashboard', 'httpx', 'redis'])
     assert.equal(classifyPortName(n), 'unknown', String(n));
+});
+
+// Issue 16: cleartext HTTP/2 names get the http2 hop (HTTP/2 and HTTP/1.1 on one port); `h2` is TLS.
+test('http2 names: grpc, grpc-*, http2, http2-*, h2c, h2c-* -> http2 listeners; h2 left alone as TLS; PORT=http on them is http2', () => {
+  const containers: Container[] = [
+    {
+      name: 'a',
+      image: 'a',
+      ports: [
+        { name: 'grpc', containerPort: 9000 },
+        { name: 'grpc-web', containerPort: 9001 },
+        { name: 'http2', containerPort: 9002 },
+        { name: 'h2c-api', containerPort: 9003 },
+        { name: 'h2', containerPort: 9443 },
+        { name: 'h2-admin', containerPort: 9444 },
+      ],
+    },
+  ];
+  const p = plan(pod({}, containers));
+  assert.deepEqual(p.ports, [
+    { port: 9000, name: 'grpc', mode: 'http2' },
+    { port: 9001, name: 'grpc-web', mode: 'http2' },
+    { port: 9002, name: 'http2', mode: 'http2' },
+    { port: 9003, name: 'h2c-api', mode: 'http2' },
+    { port: 9443, name: 'h2', reason: 'INJ_PORT_TLS' },
+    { port: 9444, name: 'h2-admin', reason: 'INJ_PORT_TLS' },
+  ]);
+  assert.deepEqual(
+    p.listeners.map((l) => [l.mode, l.appPort]),
+    [
+      ['http2', 9000],
+      ['http2', 9001],
+      ['http2', 9002],
+      ['http2', 9003],
+    ],
+  );
+  const annotated = pod({ 'realip.dev/ports': '9000=http,9001=http2,9443=http2,9444=tcp' }, containers);
+  const explicit = plan(annotated);
+  assert.deepEqual(explicit.ports, [
+    { port: 9000, name: 'grpc', mode: 'http2' },
+    { port: 9001, name: 'grpc-web', mode: 'http2' },
+    { port: 9002, name: 'http2', reason: 'INJ_PORT_NOT_LISTED' },
+    { port: 9003, name: 'h2c-api', reason: 'INJ_PORT_NOT_LISTED' },
+    { port: 9443, name: 'h2', reason: 'INJ_PORT_TLS' },
+    { port: 9444, name: 'h2-admin', mode: 'tcp' },
+  ]);
+  // The sidecar spec carries the mode, and the sidecar reads it back.
+  const sidecar = mutatePod(annotated, explicit).pod.spec.initContainers!.find(
+    (c) => c.name === SIDECAR_CONTAINER,
+  )!;
+  const env = envOf(sidecar);
+  assert.match(env[Env.listeners] ?? '', /^http2:\d+:9000,http2:\d+:9001,tcp:\d+:9444$/);
+  const { config } = parseSidecarConfig([], env);
+  assert.deepEqual(
+    config.listeners.map((l) => [l.mode, l.appPort]),
+    [
+      ['http2', 9000],
+      ['http2', 9001],
+      ['tcp', 9444],
+    ],
+  );
 });
 
 // Issue 13, deliberately changed: `pg` (5432) became a tcp listener and `web` (8081) an http one;

@@ -5,16 +5,20 @@
  * `<protocol>[-<suffix>]` (istio.io "Protocol Selection"); a name is a promise about the bytes.
  *
  *   http, http-*                                  -> http hop (plain HTTP/1.1)
- *   https, tls, ssl (and -* / *-), *-https        -> left alone: the HTTP/1.1 hop would close every
- *                                                    TLS handshake (HTTP_TLS_ON_HTTP_LISTENER)
- *   http2, http2-*, h2, h2c, grpc, grpc-*         -> left alone: HTTP/2 is not the HTTP/1.1 hop
+ *   http2, h2c, grpc (and -*)                     -> http2 hop (HTTP/2 prior knowledge, with
+ *                                                    HTTP/1.1 on the same port for grpc-web and
+ *                                                    health checks)
+ *   https, tls, ssl, h2 (and -* / *-), *-https    -> left alone: TLS (`h2` is HTTP/2's TLS ALPN
+ *                                                    name); the HTTP hops would close every
+ *                                                    handshake (HTTP_TLS_ON_HTTP_LISTENER)
  *   any other name, or none                       -> left alone, unless realip.dev/ports opts in:
  *                                                    `tcp` for a PROXY-aware app, `transparent` for
  *                                                    an unmodified one
  *
  * The realip.dev/ports grammar (pod annotation, or the same annotation on the namespace as the
  * default for its pods): comma-separated entries
- *   PORT=MODE   intercept PORT in MODE (http, tcp, transparent), or `off` to leave it alone
+ *   PORT=MODE   intercept PORT in MODE (http, http2, tcp, transparent), or `off` to leave it alone;
+ *               `http` on an HTTP/2-named port means http2 (a superset: it serves HTTP/1.1 too)
  *   PORT        intercept PORT in the mode its name gives (left alone when the name says nothing)
  *   *=MODE      every declared port whose name says nothing gets MODE (named ports keep their rule)
  * With the annotation, ports it does not list (and `*` does not cover) are left alone, as before.
@@ -26,7 +30,6 @@ import type { Pod } from './pod.ts';
 /** Why a port is left alone (stable codes; docs/errors.md, docs/install.md). */
 export const PortReasons = Object.freeze({
   tls: 'INJ_PORT_TLS',
-  http2: 'INJ_PORT_HTTP2',
   unknownProtocol: 'INJ_PORT_UNKNOWN_PROTOCOL',
   notListed: 'INJ_PORT_NOT_LISTED',
   off: 'INJ_PORT_OFF',
@@ -37,7 +40,6 @@ export type PortReason = (typeof PortReasons)[keyof typeof PortReasons];
 /** Short: admission warnings over ~120 characters are truncated by some clients. */
 export const PORT_REASON_TEXT: Readonly<Record<PortReason, string>> = {
   [PortReasons.tls]: 'TLS by its name, never through the HTTP/1.1 hop',
-  [PortReasons.http2]: 'HTTP/2 or gRPC by its name, not the HTTP/1.1 hop',
   [PortReasons.unknownProtocol]: `protocol unknown; opt in: ${Annotations.ports} PORT=tcp|transparent`,
   [PortReasons.notListed]: `not in ${Annotations.ports}`,
   [PortReasons.off]: `${Annotations.ports} says off`,
@@ -47,8 +49,9 @@ export const PORT_REASON_TEXT: Readonly<Record<PortReason, string>> = {
 /** What a port's name says about its protocol. */
 export type NameClass = 'http' | 'tls' | 'http2' | 'unknown';
 
-const TLS_NAME = /^(?:https|tls|ssl)(?:-.*)?$|-(?:https|tls|ssl)$/;
-const HTTP2_NAME = /^(?:http2|h2|h2c|grpc)(?:-.*)?$/;
+const TLS_NAME = /^(?:https|tls|ssl|h2)(?:-.*)?$|-(?:https|tls|ssl)$/;
+/** Cleartext HTTP/2: prior knowledge (h2c), every gRPC server without TLS. */
+const HTTP2_NAME = /^(?:http2|h2c|grpc)(?:-.*)?$/;
 const HTTP_NAME = /^http(?:-.*)?$/;
 
 export function classifyPortName(name: string | undefined): NameClass {
@@ -107,7 +110,7 @@ function byName(port: number, name: string | undefined, fallback?: ListenerMode)
   const cls = classifyPortName(name);
   if (cls === 'http') return { port, ...n, mode: 'http' };
   if (cls === 'tls') return { port, ...n, reason: PortReasons.tls };
-  if (cls === 'http2') return { port, ...n, reason: PortReasons.http2 };
+  if (cls === 'http2') return { port, ...n, mode: 'http2' };
   if (fallback !== undefined) return { port, ...n, mode: fallback };
   return { port, ...n, reason: PortReasons.unknownProtocol };
 }
@@ -115,15 +118,17 @@ function byName(port: number, name: string | undefined, fallback?: ListenerMode)
 function explicit(port: number, name: string | undefined, mode: ListenerMode | 'off'): PortDecision {
   const n = name !== undefined ? { name } : {};
   if (mode === 'off') return { port, ...n, reason: PortReasons.off };
-  // Said by the user, but certain to break: TLS or HTTP/2 bytes through the HTTP/1.1 hop.
+  // Said by the user, but certain to break: TLS bytes through an HTTP hop.
   const cls = classifyPortName(name);
-  if (mode === 'http' && cls === 'tls') return { port, ...n, reason: PortReasons.tls };
-  if (mode === 'http' && cls === 'http2') return { port, ...n, reason: PortReasons.http2 };
+  const httpMode = mode === 'http' || mode === 'http2';
+  if (httpMode && cls === 'tls') return { port, ...n, reason: PortReasons.tls };
+  // http on a port whose name says HTTP/2: the http2 hop serves both, the http hop would 505.
+  if (mode === 'http' && cls === 'http2') return { port, ...n, mode: 'http2' };
   return { port, ...n, mode };
 }
 
 const EXPECTED =
-  'a comma-separated list of PORT=MODE, PORT or *=MODE (MODE one of http, tcp, transparent, off), e.g. 8080=http,5432=tcp';
+  'a comma-separated list of PORT=MODE, PORT or *=MODE (MODE one of http, http2, tcp, transparent, off), e.g. 8080=http,5432=tcp';
 
 /**
  * Port decisions for a pod, sorted by port. `nsPorts` is the namespace's realip.dev/ports (the

@@ -37,9 +37,11 @@ export function portLine(p: PortDecision, plan?: Plan): string {
   const hop =
     p.mode === 'http'
       ? 'http hop'
-      : p.mode === 'tcp'
-        ? 'tcp hop (PROXY header to the app)'
-        : 'transparent hop';
+      : p.mode === 'http2'
+        ? 'http2 hop (HTTP/2 and HTTP/1.1)'
+        : p.mode === 'tcp'
+          ? 'tcp hop (PROXY header to the app)'
+          : 'transparent hop';
   return `${portLabel(p)}: intercepted, ${hop}${l !== undefined ? ` on sidecar port ${l.listenPort}` : ''}`;
 }
 
