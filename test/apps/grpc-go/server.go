@@ -221,6 +221,7 @@ func serve(listen string) {
 	}
 	s := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg))
 	s.RegisterService(&serviceDesc, impl{})
+	s.RegisterService(&healthDesc, impl{})
 	fmt.Printf("listening %s\n", ln.Addr())
 	if err := s.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, err)
