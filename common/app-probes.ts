@@ -46,7 +46,17 @@ export interface AppTcpProbe {
   readonly timeoutSeconds: number;
 }
 
-export type AppProbe = AppHttpProbe | AppTcpProbe;
+/**
+ * kubelet's `grpc` probe: the standard health service (grpc.health.v1.Health/Check) over HTTP/2
+ * cleartext; success when the app answers SERVING. `service` is the name asked about ("" = the
+ * server as a whole, kubelet's default).
+ */
+export interface AppGrpcProbe {
+  readonly grpc: { readonly port: number; readonly service: string };
+  readonly timeoutSeconds: number;
+}
+
+export type AppProbe = AppHttpProbe | AppTcpProbe | AppGrpcProbe;
 
 /** The value of REALIP_APP_PROBES: path -> original probe (named ports already resolved). */
 export type AppProbesJson = Readonly<Record<string, AppProbe>>;
@@ -54,6 +64,10 @@ export type AppProbeMap = ReadonlyMap<string, AppProbe>;
 
 export function isHttpProbe(p: AppProbe): p is AppHttpProbe {
   return 'httpGet' in p;
+}
+
+export function isGrpcProbe(p: AppProbe): p is AppGrpcProbe {
+  return 'grpc' in p;
 }
 
 /** Kubernetes container names are DNS-1123 labels, so they need no escaping in a path. */
@@ -65,6 +79,8 @@ const HEADER_VALUE_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A request target node:http sends as is: origin-form, visible ASCII only. */
 const REQUEST_PATH_RE = /^\/[\x21-\x7e]*$/;
 const MAX_TIMEOUT_SECONDS = 86_400;
+/** A gRPC service name as kubelet sends it: visible ASCII, bounded (the sidecar encodes it itself). */
+const GRPC_SERVICE_RE = /^[\x21-\x7e]{0,256}$/;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -95,11 +111,20 @@ export function checkAppProbe(path: string, probe: unknown): string[] {
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_SECONDS) {
     problems.push(`${at}.timeoutSeconds: expected an integer 1-${MAX_TIMEOUT_SECONDS}`);
   }
-  const { httpGet, tcpSocket } = probe;
-  if ((httpGet === undefined) === (tcpSocket === undefined)) {
-    return [...problems, `${at}: expected exactly one of httpGet, tcpSocket`];
+  const { httpGet, tcpSocket, grpc } = probe;
+  const kinds = [httpGet, tcpSocket, grpc].filter((k) => k !== undefined).length;
+  if (kinds !== 1) return [...problems, `${at}: expected exactly one of httpGet, tcpSocket, grpc`];
+  const kind = httpGet !== undefined ? 'httpGet' : tcpSocket !== undefined ? 'tcpSocket' : 'grpc';
+  unknownKeys(probe, ['timeoutSeconds', kind], at, problems);
+  if (grpc !== undefined) {
+    if (!isObject(grpc)) return [...problems, `${at}.grpc: expected an object`];
+    if (!isPort(grpc.port)) problems.push(`${at}.grpc.port: expected a port 1-65535`);
+    if (typeof grpc.service !== 'string' || !GRPC_SERVICE_RE.test(grpc.service)) {
+      problems.push(`${at}.grpc.service: expected up to 256 visible ASCII characters`);
+    }
+    unknownKeys(grpc, ['port', 'service'], `${at}.grpc`, problems);
+    return problems;
   }
-  unknownKeys(probe, ['timeoutSeconds', httpGet === undefined ? 'tcpSocket' : 'httpGet'], at, problems);
   if (tcpSocket !== undefined) {
     if (!isObject(tcpSocket)) return [...problems, `${at}.tcpSocket: expected an object`];
     if (!isPort(tcpSocket.port)) problems.push(`${at}.tcpSocket.port: expected a port 1-65535`);

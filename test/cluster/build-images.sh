@@ -5,6 +5,7 @@
 #   localhost/realip/realip-webhook:test   <- Dockerfile.webhook, unmodified
 #   localhost/realip-test/apps:1           <- test/cluster/images/Dockerfile.apps (nginx, TCP apps)
 #   localhost/realip-test/pause:1          <- the pod sandbox (a static Go binary from 30-cluster-tools.sh)
+#   localhost/realip-test/grpc-app:1       <- the Go gRPC test peer (static, from 25-go-test-apps.sh)
 # Each is rebuilt only when its inputs (the files it copies, its Dockerfile, the base images' key)
 # change. Prints the archive directory on its last line.
 # Needs the bases from test/setup.d/31-cluster-base-images.sh and the tools from 30-cluster-tools.sh.
@@ -68,16 +69,25 @@ build apps test/cluster/images/Dockerfile.apps test/cluster/images localhost/rea
   "$(inputs_hash test/cluster/images)-$slim" \
   --build-arg NODE_IMAGE=localhost/realip-base/node:24-bookworm-slim
 
-[ -x "$NODE_TOOLS_BIN/pause" ] || { echo "images: $NODE_TOOLS_BIN/pause missing: run bash test/setup.d/30-cluster-tools.sh" >&2; exit 1; }
-pause_key=$(sha256sum "$NODE_TOOLS_BIN/pause" | cut -c1-16)
-if [ ! -f "$OUT/pause.tar" ] || [ "$(cat "$OUT/pause.key" 2>/dev/null)" != "$pause_key" ]; then
+# A one-binary image (FROM scratch) for a static Go program: name, binary, tag, user.
+binary_image() {
+  local name=$1 bin=$2 tag=$3 user=$4 key c
+  [ -x "$bin" ] || { echo "images: $bin missing: run bash test/setup.sh" >&2; exit 1; }
+  key=$(sha256sum "$bin" | cut -c1-16)
+  if [ -f "$OUT/$name.tar" ] && [ "$(cat "$OUT/$name.key" 2>/dev/null)" = "$key" ]; then
+    echo "images: $tag cached"
+    return
+  fi
   c=$(buildah from scratch)
-  buildah add --quiet "$c" "$NODE_TOOLS_BIN/pause" /pause >/dev/null
-  buildah config --entrypoint '["/pause"]' --user 65535:65535 "$c"
-  buildah commit --quiet --rm "$c" localhost/realip-test/pause:1 >/dev/null
-  rm -f "$OUT/pause.tar"
-  buildah push --quiet localhost/realip-test/pause:1 "docker-archive:$OUT/pause.tar:localhost/realip-test/pause:1" >/dev/null
-  echo "$pause_key" > "$OUT/pause.key"
-  echo "images: localhost/realip-test/pause:1 built"
-fi
+  buildah add --quiet "$c" "$bin" "/$(basename "$bin")" >/dev/null
+  buildah config --entrypoint "[\"/$(basename "$bin")\"]" --user "$user" "$c"
+  buildah commit --quiet --rm "$c" "$tag" >/dev/null
+  rm -f "$OUT/$name.tar"
+  buildah push --quiet "$tag" "docker-archive:$OUT/$name.tar:$tag" >/dev/null
+  echo "$key" > "$OUT/$name.key"
+  echo "images: $tag built"
+}
+[ -x "$NODE_TOOLS_BIN/pause" ] || { echo "images: $NODE_TOOLS_BIN/pause missing: run bash test/setup.d/30-cluster-tools.sh" >&2; exit 1; }
+binary_image pause "$NODE_TOOLS_BIN/pause" localhost/realip-test/pause:1 65535:65535
+binary_image grpc-app .cache/testapps/realip-grpc-peer localhost/realip-test/grpc-app:1 65532:65532
 echo "$OUT"

@@ -25,7 +25,7 @@ for p in bridge host-local portmap loopback; do
   [ -x "/usr/lib/cni/$p" ] || fail "CNI plugin /usr/lib/cni/$p not found (Debian: containernetworking-plugins)"
 done
 ARCHIVES=${REALIP_IMAGE_ARCHIVES:-$HOME/.cache/realip-images/archives}
-for a in pause sidecar webhook apps; do
+for a in pause sidecar webhook apps grpc-app; do
   [ -f "$ARCHIVES/$a.tar" ] || fail "image archive $ARCHIVES/$a.tar missing: run bash test/cluster/build-images.sh"
 done
 
@@ -235,7 +235,7 @@ wait_for "containerd" containerd 30 "${CTR[@]}" version
 (
   echo "$BASHPID" > "$TRACK_CGROUP/cgroup.procs"
   t0=$(date +%s)
-  for a in pause sidecar webhook apps; do
+  for a in pause sidecar webhook apps grpc-app; do
     "${CTR[@]}" images import --no-unpack "$ARCHIVES/$a.tar" >/dev/null || { echo "ctr import of $a.tar failed" >&2; exit 1; }
   done
   echo "cluster up: images imported in $(( $(date +%s) - t0 ))s" >&2

@@ -185,7 +185,7 @@ function rewriteProbe(
   intercepted: ReadonlySet<number>,
   adminPort: number,
 ): RewrittenProbe | string | undefined {
-  const { httpGet, tcpSocket } = probe;
+  const { httpGet, tcpSocket, grpc } = probe;
   const timeoutSeconds =
     typeof probe.timeoutSeconds === 'number' ? probe.timeoutSeconds : DEFAULT_PROBE_TIMEOUT_SECONDS;
   const path = appHealthPath(c.name, kind);
@@ -235,6 +235,17 @@ function rewriteProbe(
     next = {} as Probe;
     for (const [k, v] of Object.entries(probe)) {
       if (k === 'tcpSocket') next.httpGet = target;
+      else next[k] = v;
+    }
+  } else if (grpc !== undefined && grpc !== null) {
+    const port = grpc.port;
+    if (typeof port !== 'number' || !intercepted.has(port)) return undefined;
+    if (!optionalString(grpc.service)) return undefined;
+    original = { grpc: { port, service: grpc.service ?? '' }, timeoutSeconds };
+    // kubelet now asks the admin port over HTTP/1.1; the sidecar makes the gRPC call.
+    next = {} as Probe;
+    for (const [k, v] of Object.entries(probe)) {
+      if (k === 'grpc') next.httpGet = target;
       else next[k] = v;
     }
   } else return undefined;

@@ -22,6 +22,8 @@ export interface Probe {
     [key: string]: unknown;
   };
   tcpSocket?: { port: number | string; host?: string; [key: string]: unknown };
+  /** kubelet's gRPC health probe: a number only (the API server refuses a named port here). */
+  grpc?: { port: number; service?: string | null; [key: string]: unknown };
   [key: string]: unknown;
 }
 
@@ -134,6 +136,10 @@ function checkContainers(list: unknown, at: string, required: boolean, problems:
           if (!isObject(h) || (typeof h.port !== 'number' && typeof h.port !== 'string')) {
             problems.push(`${here}.${kind}.${handler}.port: expected a number or a name`);
           }
+        }
+        const grpc = probe.grpc;
+        if (grpc !== undefined && grpc !== null && (!isObject(grpc) || typeof grpc.port !== 'number')) {
+          problems.push(`${here}.${kind}.grpc.port: expected a number`);
         }
       }
     }
