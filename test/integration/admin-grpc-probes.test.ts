@@ -83,7 +83,7 @@ describe('admin port: gRPC probes against a real gRPC health service', () => {
       '/app-health/silent/readyz': g(silentPort),
     };
     sidecar = await startSidecar({
-      listeners: [`tcp:${await freePortBelowEphemeral()}:${grpcPort}`],
+      listeners: [`http2:${await freePortBelowEphemeral()}:${grpcPort}`],
       args: ['--app-probes', JSON.stringify(probes)],
     });
   });
