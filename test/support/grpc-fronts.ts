@@ -21,6 +21,11 @@ export interface Front {
   /** Front port per app port it was started with. */
   readonly ports: ReadonlyMap<number, number>;
   output(): string;
+  /**
+   * The graceful shutdown (realip: SIGTERM; nginx: SIGQUIT, as its SIGTERM is a fast shutdown):
+   * resolves with the exit code (or signal name) once the process is gone.
+   */
+  drain(): Promise<number | string>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +60,14 @@ export async function startNginxGrpcFront(appPorts: readonly number[]): Promise<
 ${servers}
 }`);
   await readyAll(ng, [...ports.values()]);
-  return { kind: 'nginx', ports, output: () => ng.output(), stop: () => ng.stop() };
+  const exited = new Promise<number | string>((r) =>
+    ng.child.once('exit', (code, sig) => r(code ?? sig ?? -1)),
+  );
+  const drain = async () => {
+    ng.child.kill('SIGQUIT');
+    return exited;
+  };
+  return { kind: 'nginx', ports, output: () => ng.output(), drain, stop: () => ng.stop() };
 }
 
 /** realip's sidecar with one `http2` listener per app. */
@@ -67,7 +79,11 @@ export async function startRealipGrpcFront(appPorts: readonly number[]): Promise
     args: ['--log-level', 'warn'],
     outputLimit: 200_000,
   });
-  return { kind: 'realip', ports, output: () => sidecar.output(), stop: () => sidecar.stop() };
+  const drain = async () => {
+    sidecar.child.kill('SIGTERM');
+    return sidecar.exited;
+  };
+  return { kind: 'realip', ports, output: () => sidecar.output(), drain, stop: () => sidecar.stop() };
 }
 
 /**
