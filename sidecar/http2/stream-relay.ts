@@ -180,8 +180,13 @@ export class StreamRelay {
       return;
     }
     // The app is done with a request it did not read to the end (RST_STREAM NO_ERROR after its
-    // response, RFC 9113 8.1): once our copy of the response is sent, tell the client the same.
-    if (!client.readableEnded) client.close(NGHTTP2_NO_ERROR);
+    // response, RFC 9113 8.1): once our copy of the response is sent, tell the client the same,
+    // and drop what it still sends (unread, it would hold the flow-control window shut).
+    if (!client.readableEnded) {
+      client.unpipe();
+      client.resume();
+      client.close(NGHTTP2_NO_ERROR);
+    }
   }
 
   /** Our own answer: a small text response before any response, else a reset. */
