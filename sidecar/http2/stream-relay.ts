@@ -17,6 +17,7 @@ const {
   NGHTTP2_NO_ERROR,
   NGHTTP2_CANCEL,
   NGHTTP2_INTERNAL_ERROR,
+  NGHTTP2_REFUSED_STREAM,
   NGHTTP2_FLAG_END_STREAM,
   HTTP2_HEADER_METHOD,
   HTTP2_HEADER_PATH,
@@ -166,6 +167,16 @@ export class StreamRelay {
       // The app session failed (connect refused or timed out, socket lost, GOAWAY with an error).
       const failure = this.session.appFailure(err);
       this.answer(failure === 'H2_APP_CONNECT_TIMEOUT' ? 504 : 502, failure, 'app_error');
+      return;
+    }
+    if (
+      code !== NGHTTP2_NO_ERROR &&
+      code !== NGHTTP2_REFUSED_STREAM &&
+      this.app!.session?.destroyed !== false
+    ) {
+      // The app's connection went away under the stream (node:http2 closes its streams with
+      // CANCEL then): not a reset the app chose, so a 502 before the response, else INTERNAL_ERROR.
+      this.answer(502, 'H2_APP_LOST', 'app_error');
       return;
     }
     if (code !== NGHTTP2_NO_ERROR) {

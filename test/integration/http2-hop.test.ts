@@ -70,7 +70,9 @@ after(async () => {
   await app?.close();
 });
 
-test('many streams on one connection: each reaches the Go h2c app with the PROXY client, forged fields gone', async () => {
+test('many streams on one connection: each reaches the Go h2c app with the PROXY client, forged fields gone', {
+  timeout: 30_000,
+}, async () => {
   const before = go.seen().length;
   const s = h2Client(goPort, CLIENT);
   try {
@@ -93,7 +95,9 @@ test('many streams on one connection: each reaches the Go h2c app with the PROXY
   }
 });
 
-test('the node app sees exactly our forwarding fields, x-forwarded-port from the PROXY header', async () => {
+test('the node app sees exactly our forwarding fields, x-forwarded-port from the PROXY header', {
+  timeout: 30_000,
+}, async () => {
   const s = h2Client(appPort, CLIENT);
   try {
     const r = await h2Request(s, { ':method': 'GET', ':path': '/fields', ...FORGED });
@@ -113,7 +117,9 @@ test('the node app sees exactly our forwarding fields, x-forwarded-port from the
   }
 });
 
-test('curl --http2-prior-knowledge --haproxy-protocol, and HTTP/1.1 on the same http2 listener', async () => {
+test('curl --http2-prior-knowledge --haproxy-protocol, and HTTP/1.1 on the same http2 listener', {
+  timeout: 30_000,
+}, async () => {
   const before = go.seen().length;
   const h2 = await run('curl', [
     '-sS',
@@ -151,7 +157,9 @@ test('curl --http2-prior-knowledge --haproxy-protocol, and HTTP/1.1 on the same 
   );
 });
 
-test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', async () => {
+test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', {
+  timeout: 30_000,
+}, async () => {
   const before = go.seen().length;
   const sock = net.connect(goPort, '127.0.0.1');
   const got: Buffer[] = [];
@@ -172,7 +180,7 @@ test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', as
   );
 });
 
-test('trailers both ways, without forwarding fields', async () => {
+test('trailers both ways, without forwarding fields', { timeout: 30_000 }, async () => {
   let appTrailers: http2.IncomingHttpHeaders | null = null;
   handlers.set('/trailers', (s) => {
     s.on('trailers', (t) => {
@@ -210,7 +218,7 @@ test('trailers both ways, without forwarding fields', async () => {
   assert.equal(t.forwarded, undefined);
 });
 
-test('a 1xx from the app reaches the client before the response', async () => {
+test('a 1xx from the app reaches the client before the response', { timeout: 30_000 }, async () => {
   handlers.set('/continue', (s) => {
     s.additionalHeaders({ ':status': 103, link: '</a.css>; rel=preload' });
     s.respond({ ':status': 200 });
@@ -232,7 +240,7 @@ test('a 1xx from the app reaches the client before the response', async () => {
   }
 });
 
-test('RST_STREAM both ways keeps its error code', async () => {
+test('RST_STREAM both ways keeps its error code', { timeout: 30_000 }, async () => {
   // Client -> app: a cancelled call (gRPC cancellation is RST_STREAM CANCEL).
   const appClosed = new Promise<number>((resolve) => {
     handlers.set('/cancel-me', (st) => {
@@ -267,7 +275,51 @@ test('RST_STREAM both ways keeps its error code', async () => {
   }
 });
 
-test('app refused: 502 with H2_APP_REFUSED; CONNECT: 405 with H2_CONNECT_REFUSED', async () => {
+test("the app's GOAWAY and loss: later streams get a new app session; a lost one is 502 or INTERNAL_ERROR", {
+  timeout: 20_000,
+}, async () => {
+  const sessionsBefore = new Set<http2.ServerHttp2Session>();
+  handlers.set('/bye', (st) => {
+    sessionsBefore.add(st.session as http2.ServerHttp2Session);
+    st.respond({ ':status': 200 });
+    st.end('bye');
+    // A graceful GOAWAY from the app: it takes no new streams on this session.
+    st.session!.close();
+  });
+  handlers.set('/who', (st) => {
+    st.respond({ ':status': 200 });
+    st.end(sessionsBefore.has(st.session as http2.ServerHttp2Session) ? 'old' : 'new');
+  });
+  handlers.set('/die-before', (st) => st.session!.destroy());
+  handlers.set('/die-after', (st) => {
+    st.respond({ ':status': 200 });
+    st.write('partial', () => st.session!.destroy());
+  });
+  const s = h2Client(appPort, CLIENT);
+  try {
+    assert.equal((await h2Request(s, { ':method': 'GET', ':path': '/bye' })).status, 200);
+    const who = await h2Request(s, { ':method': 'GET', ':path': '/who' });
+    assert.equal(who.body.toString(), 'new');
+    const before = await h2Request(s, { ':method': 'GET', ':path': '/die-before' });
+    assert.equal(before.status, 502, `rst ${before.rstCode}`);
+    assert.equal(before.headers['x-realip-error'], 'H2_APP_LOST');
+    const afterStart = await h2Request(s, { ':method': 'GET', ':path': '/die-after' });
+    assert.equal(afterStart.status, 200);
+    assert.equal(
+      afterStart.rstCode,
+      NGHTTP2_INTERNAL_ERROR,
+      'a truncated response is a reset, never a clean end',
+    );
+    // And the client connection still serves.
+    assert.equal((await h2Request(s, { ':method': 'GET', ':path': '/after-loss' })).status, 200);
+  } finally {
+    s.close();
+  }
+});
+
+test('app refused: 502 with H2_APP_REFUSED; CONNECT: 405 with H2_CONNECT_REFUSED', {
+  timeout: 30_000,
+}, async () => {
   const s = h2Client(refusedPort, CLIENT);
   try {
     const r = await h2Request(s, { ':method': 'GET', ':path': '/nobody' });
@@ -287,7 +339,9 @@ test('app refused: 502 with H2_APP_REFUSED; CONNECT: 405 with H2_CONNECT_REFUSED
   assert.ok(!app.seen.some((h) => h[':method'] === 'CONNECT'), 'no CONNECT reached the app');
 });
 
-test('limits: a stream over --h2-max-concurrent-streams is refused, an oversized header list is reset', async () => {
+test('limits: a stream over --h2-max-concurrent-streams is refused, an oversized header list is reset', {
+  timeout: 30_000,
+}, async () => {
   const holding = await startH2App(() => {
     // Never answers: the streams stay in flight until the connection goes.
   });
@@ -324,7 +378,7 @@ test('limits: a stream over --h2-max-concurrent-streams is refused, an oversized
   }
 });
 
-test('nginx as the h2c app: every stream carries the PROXY client', async () => {
+test('nginx as the h2c app: every stream carries the PROXY client', { timeout: 30_000 }, async () => {
   const port = await freeEphemeralPort();
   const nginx: Proc = startNginx(
     `http { access_log off; server { listen 127.0.0.1:${port} http2; location / { return 200 "$http_x_forwarded_for|$http_x_real_ip|$http_forwarded|$server_protocol"; } } }`,
@@ -354,7 +408,9 @@ test('nginx as the h2c app: every stream carries the PROXY client', async () => 
   }
 });
 
-test('SIGTERM: GOAWAY to the client, the stream in flight finishes, then the sidecar exits', async () => {
+test('SIGTERM: GOAWAY to the client, the stream in flight finishes, then the sidecar exits', {
+  timeout: 30_000,
+}, async () => {
   const slowApp = await startH2App((st) => {
     setTimeout(() => {
       st.respond({ ':status': 200 });
@@ -381,7 +437,9 @@ test('SIGTERM: GOAWAY to the client, the stream in flight finishes, then the sid
   }
 });
 
-test('a client that sends nothing after the PROXY header is closed with H2_PREFACE_TIMEOUT', async () => {
+test('a client that sends nothing after the PROXY header is closed with H2_PREFACE_TIMEOUT', {
+  timeout: 30_000,
+}, async () => {
   const listen = await freePortBelowEphemeral();
   const sc = await startSidecar({
     listeners: [`http2:${listen}:${app.port}`],
@@ -401,7 +459,9 @@ test('a client that sends nothing after the PROXY header is closed with H2_PREFA
   }
 });
 
-test('the connection log line and the access log say h2, and the metrics count the streams', async () => {
+test('the connection log line and the access log say h2, and the metrics count the streams', {
+  timeout: 30_000,
+}, async () => {
   const out = sidecar.output();
   assert.match(out, /"protocol":"h2"[^\n]*"msg":"connection closed"/);
   assert.match(out, /"protocol":"h2","method":"GET","path":"\/fields","status":200[^\n]*"msg":"request"/);
