@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 import { requireTool } from '../../devkit/tools.ts';
 import { type GoApp, startGoApp } from '../support/go-app.ts';
 import {
@@ -57,7 +57,10 @@ const STREAMS = [
 ] as const;
 
 const servers = new Map<GrpcImpl, GrpcServer>();
-/** An app port where nothing listens: the app is down. */
+/**
+ * An app port where nothing listens: the app is down. Below the ephemeral range, so no port the
+ * suite picks later (all ephemeral) can land on it.
+ */
 let downPort: number;
 /** The Go net/http app behind h2c (test/apps/go) for the curl case. */
 let h2cApp: GoApp;
@@ -65,7 +68,7 @@ let h2cApp: GoApp;
 before(async () => {
   for (const t of ['haproxy', 'nginx', 'curl']) requireTool(t);
   for (const impl of GRPC_IMPLS) servers.set(impl, await startGrpcServer(impl));
-  downPort = await freeEphemeralPort();
+  downPort = await freePortBelowEphemeral('127.0.0.1');
   h2cApp = await startGoApp('h2c');
 });
 
