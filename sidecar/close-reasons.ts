@@ -1,5 +1,5 @@
 /**
- * Why a connection ended: one vocabulary for every mode (http, tcp, transparent) and for
+ * Why a connection ended: one vocabulary for every mode (http, http2, tcp, transparent) and for
  * connections refused at the PROXY header. The value is the `reason` of the `connection closed`
  * log line and a label of realip_connections_closed_total; the stable error code, when there is
  * one, is logged beside it as `code`. docs/sidecar.md ("Observability") lists them.
@@ -21,7 +21,7 @@ export const CLOSE_REASONS = [
   'app_timeout',
   /** http: the app's response could not be framed (HTTP_BAD_RESPONSE). */
   'app_bad_response',
-  /** http: a request head did not complete within --request-head-timeout (408). */
+  /** http: a request head did not complete within --request-head-timeout (408); http2: no first bytes (H2_PREFACE_TIMEOUT). */
   'head_timeout',
   /** http: no next request within --keepalive-timeout. */
   'keepalive_timeout',

@@ -9,7 +9,8 @@ export const HTTP_ERRORS = {
   },
   HTTP_VERSION_NOT_SUPPORTED: {
     http: 505,
-    meaning: 'An HTTP version other than 1.0 and 1.1 (HTTP/2 prior knowledge needs a tcp listener).',
+    meaning:
+      'An HTTP version other than 1.0 and 1.1 on an `http` listener (HTTP/2 prior knowledge needs an `http2` listener).',
   },
   HTTP_BAD_HEADER: {
     http: 400,

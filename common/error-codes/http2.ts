@@ -44,12 +44,7 @@ export const HTTP2_ERRORS = {
   H2_PROTOCOL_ERROR: {
     http: 0,
     meaning:
-      'The client broke HTTP/2 (a frame nghttp2 refuses, too many streams, a header list over `--h2-max-header-list`): the stream is reset (`PROTOCOL_ERROR`, `REFUSED_STREAM`, `ENHANCE_YOUR_CALM`) or the session closed with GOAWAY.',
-  },
-  H2_SESSION_MEMORY: {
-    http: 0,
-    meaning:
-      'A client session holds more than `--h2-max-session-memory` in nghttp2 buffers: new streams are refused with `ENHANCE_YOUR_CALM` until it drops.',
+      'The client broke HTTP/2 (a frame nghttp2 refuses, more streams than it acknowledged): nghttp2 closed the session with GOAWAY (`PROTOCOL_ERROR`); close reason `bad_request`. Lesser faults reset one stream without a code of ours: a header list over `--h2-max-header-list`, or a session over `--h2-max-session-memory`, is RST_STREAM `ENHANCE_YOUR_CALM`.',
   },
   H2_INTERNAL: {
     http: 0,

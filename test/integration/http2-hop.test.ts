@@ -11,9 +11,21 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { freeEphemeralPort, freePortBelowEphemeral } from '../../devkit/ports.ts';
 import { type GoApp, startGoApp } from '../support/go-app.ts';
-import { getFrame, type H2App, h2Client, h2Request, proxyV1, rawH2, startH2App } from '../support/h2.ts';
-import { type Proc, startNginx } from '../support/procs.ts';
+import {
+  getFrame,
+  type H2App,
+  h2Client,
+  h2Request,
+  PREFACE,
+  parseFrames,
+  proxyV1,
+  rawH2,
+  SETTINGS_ACK,
+  SETTINGS_EMPTY,
+  startH2App,
+} from '../support/h2.ts';
 import { resetStream } from '../../sidecar/http2/reset.ts';
+import { type Proc, startNginx } from '../support/procs.ts';
 import { type Sidecar, startSidecar } from '../support/sidecar.ts';
 
 const run = promisify(execFile);
@@ -178,6 +190,33 @@ test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', {
     seen.map((r) => [r.proto, r.path, r.xff]),
     [['HTTP/1.1', '/drip', CLIENT]],
   );
+});
+
+test('the preface a byte at a time, and in one segment with the PROXY header: both are HTTP/2', {
+  timeout: 30_000,
+}, async () => {
+  const sock = net.connect(appPort, '127.0.0.1');
+  const got: Buffer[] = [];
+  sock.on('data', (d: Buffer) => got.push(d));
+  sock.on('error', () => {});
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(proxyV1(CLIENT));
+  for (const b of PREFACE) {
+    sock.write(Buffer.from([b]));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  sock.write(Buffer.concat([SETTINGS_EMPTY, SETTINGS_ACK, getFrame(1, [['x-forwarded-for', '6.6.6.6']])]));
+  await new Promise((r) => setTimeout(r, 300));
+  sock.destroy();
+  const frames = parseFrames(Buffer.concat(got));
+  assert.ok(
+    frames.some((f) => f.type === 0x1 && f.stream === 1),
+    `a response HEADERS frame on stream 1: ${JSON.stringify(frames.map((f) => [f.type, f.stream]))}`,
+  );
+  assert.equal(app.seen.at(-1)?.['x-forwarded-for'], CLIENT);
+  // rawH2 sends the PROXY header, the preface and SETTINGS in one write.
+  const one = await rawH2(appPort, CLIENT, [getFrame(1)], 300);
+  assert.ok(one.some((f) => f.type === 0x1 && f.stream === 1));
 });
 
 test('trailers both ways, without forwarding fields', { timeout: 30_000 }, async () => {
