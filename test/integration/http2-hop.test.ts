@@ -25,6 +25,7 @@ import {
   startH2App,
 } from '../support/h2.ts';
 import { resetStream } from '../../sidecar/http2/reset.ts';
+import { encodeV2 } from '../../sidecar/proxy-protocol/encode.ts';
 import { type Proc, startNginx } from '../support/procs.ts';
 import { type Sidecar, startSidecar } from '../support/sidecar.ts';
 
@@ -183,7 +184,13 @@ test('HTTP/1.1 bytes that arrive one at a time still go to the HTTP/1.1 hop', {
     sock.write(ch);
     await new Promise((r) => setTimeout(r, 2));
   }
-  await new Promise<void>((r) => sock.once('close', () => r()));
+  // The whole response (the Go app's JSON line ends it), not the close: after a `Connection:
+  // close` response the HTTP/1.1 hop may take its linger time to close (on http listeners too).
+  const until = Date.now() + 10_000;
+  while (!Buffer.concat(got).toString('latin1').endsWith('}\n') && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  sock.destroy();
   assert.match(Buffer.concat(got).toString('latin1'), /^HTTP\/1\.1 200/);
   const seen = go.seen().slice(before);
   assert.deepEqual(
@@ -415,6 +422,44 @@ test('limits: a stream over --h2-max-concurrent-streams is refused, an oversized
     await sc.stop('SIGKILL');
     await holding.close();
   }
+});
+
+test('--forwarded append and --tlv-headers through PROXY v2 from an IPv6 client', {
+  timeout: 30_000,
+}, async () => {
+  const listen = await freePortBelowEphemeral();
+  const sc = await startSidecar({
+    listeners: [`http2:${listen}:${app.port}`],
+    args: ['--forwarded', 'append', '--tlv-headers', 'unique-id'],
+  });
+  const header = encodeV2({
+    family: 'TCP6',
+    source: { address: '2001:db8::7', port: 40000 },
+    destination: { address: '2001:db8::1', port: 8443 },
+    tlvs: [{ type: 0x05, value: Buffer.from('req-42') }],
+  });
+  const s = h2Client(listen, '', {}, header);
+  try {
+    const r = await h2Request(s, {
+      ':method': 'GET',
+      ':path': '/append',
+      'x-forwarded-for': '10.0.0.1',
+      forwarded: 'for=10.0.0.1',
+      'x-real-ip': '6.6.6.6',
+      'x-realip-unique-id': 'forged',
+    });
+    assert.equal(r.status, 200);
+  } finally {
+    s.close();
+    await sc.stop('SIGKILL');
+  }
+  const h = app.seen.at(-1)!;
+  assert.equal(h[':path'], '/append');
+  assert.equal(h['x-forwarded-for'], '10.0.0.1, 2001:db8::7');
+  assert.equal(h.forwarded, 'for=10.0.0.1, for="[2001:db8::7]"');
+  assert.equal(h['x-real-ip'], '2001:db8::7');
+  assert.equal(h['x-forwarded-port'], '8443');
+  assert.equal(h['x-realip-unique-id'], 'req-42');
 });
 
 test('nginx as the h2c app: every stream carries the PROXY client', { timeout: 30_000 }, async () => {

@@ -12,17 +12,21 @@ export function proxyV1(client: string, port = 40000, dstPort = 443): string {
   return `PROXY TCP4 ${client} 127.0.0.1 ${port} ${dstPort}\r\n`;
 }
 
-/** A client session through the sidecar listening on `port`, presenting `client`. */
+/**
+ * A client session through the sidecar listening on `port`, presenting `client` (a PROXY v1
+ * header), or sending `header` as it is (e.g. a v2 header with TLVs).
+ */
 export function h2Client(
   port: number,
   client: string,
   settings: http2.Settings = {},
+  header?: Buffer,
 ): http2.ClientHttp2Session {
   const session = http2.connect(`http://127.0.0.1:${port}`, {
     settings,
     createConnection: () => {
       const s = net.connect(port, '127.0.0.1');
-      s.write(proxyV1(client));
+      s.write(header ?? proxyV1(client));
       return s;
     },
   });
