@@ -521,6 +521,30 @@ test('SIGTERM: GOAWAY to the client, the stream in flight finishes, then the sid
   }
 });
 
+test('no stream open for --keepalive-timeout: GOAWAY, then the connection closes (keepalive_timeout)', {
+  timeout: 30_000,
+}, async () => {
+  const listen = await freePortBelowEphemeral();
+  const sc = await startSidecar({
+    listeners: [`http2:${listen}:${app.port}`],
+    args: ['--keepalive-timeout', '300'],
+  });
+  try {
+    const s = h2Client(listen, CLIENT);
+    const goaway = new Promise<number>((r) => s.once('goaway', (code) => r(code)));
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    assert.equal((await h2Request(s, { ':method': 'GET', ':path': '/then-idle' })).status, 200);
+    const t0 = Date.now();
+    assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+    await closed;
+    assert.ok(Date.now() - t0 < 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(sc.output(), /"requests":1,[^\n]*"reason":"keepalive_timeout"[^\n]*"protocol":"h2"/);
+  } finally {
+    await sc.stop('SIGKILL');
+  }
+});
+
 test('a client that sends nothing after the PROXY header is closed with H2_PREFACE_TIMEOUT', {
   timeout: 30_000,
 }, async () => {
