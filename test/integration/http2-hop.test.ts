@@ -131,32 +131,24 @@ test('curl --http2-prior-knowledge --haproxy-protocol, and HTTP/1.1 on the same 
   timeout: 30_000,
 }, async () => {
   const before = go.seen().length;
-  const h2 = await run('curl', [
-    '-sS',
-    '--http2-prior-knowledge',
-    '--haproxy-protocol',
-    '-H',
-    'X-Forwarded-For: 6.6.6.6',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_version} %{http_code}',
-    `http://127.0.0.1:${goPort}/curl-h2`,
-  ]);
-  assert.equal(h2.stdout, '2 200');
-  const h1 = await run('curl', [
-    '-sS',
-    '--http1.1',
-    '--haproxy-protocol',
-    '-H',
-    'X-Forwarded-For: 6.6.6.6',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_version} %{http_code}',
-    `http://127.0.0.1:${goPort}/curl-h1`,
-  ]);
-  assert.equal(h1.stdout, '1.1 200');
+  /** curl with a PROXY v1 header and a forged X-Forwarded-For: "<http version> <status>". */
+  const curl = async (version: string, path: string) =>
+    (
+      await run('curl', [
+        '-sS',
+        version,
+        '--haproxy-protocol',
+        '-H',
+        'X-Forwarded-For: 6.6.6.6',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_version} %{http_code}',
+        `http://127.0.0.1:${goPort}${path}`,
+      ])
+    ).stdout;
+  assert.equal(await curl('--http2-prior-knowledge', '/curl-h2'), '2 200');
+  assert.equal(await curl('--http1.1', '/curl-h1'), '1.1 200');
   const seen = go.seen().slice(before);
   assert.deepEqual(
     seen.map((r) => [r.proto, r.path, r.xff]),
