@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freeEphemeralPort } from '../../devkit/ports.ts';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 import { requireTool } from '../../devkit/tools.ts';
 import { type GoApp, startGoApp } from '../support/go-app.ts';
 import {
@@ -56,7 +57,10 @@ const STREAMS = [
 ] as const;
 
 const servers = new Map<GrpcImpl, GrpcServer>();
-/** An app port where nothing listens: the app is down. */
+/**
+ * An app port where nothing listens: the app is down. Below the ephemeral range, so no port the
+ * suite picks later (all ephemeral) can land on it.
+ */
 let downPort: number;
 /** The Go net/http app behind h2c (test/apps/go) for the curl case. */
 let h2cApp: GoApp;
@@ -64,7 +68,7 @@ let h2cApp: GoApp;
 before(async () => {
   for (const t of ['haproxy', 'nginx', 'curl']) requireTool(t);
   for (const impl of GRPC_IMPLS) servers.set(impl, await startGrpcServer(impl));
-  downPort = await freeEphemeralPort();
+  downPort = await freePortBelowEphemeral('127.0.0.1');
   h2cApp = await startGoApp('h2c');
 });
 
@@ -234,6 +238,40 @@ function frontSuite(kind: Front['kind'], startFront: StartFront): void {
         const r = await runGrpcClient(client, via(downPort), 'unary', { timeoutMs: 10_000 });
         assert.equal(r.code, 'UNAVAILABLE', `${r.code} ${r.message}`);
         assert.ok(r.ms < 5000, `took ${r.ms} ms`);
+      });
+    }
+
+    for (const client of GRPC_IMPLS) {
+      test(`${client} client: a graceful shutdown of the front lets a stream in flight finish`, async () => {
+        // Its own front and edge: this case ends them.
+        const app = serverPort('go');
+        const own = await startFront([app]);
+        const ownEdge = await startProxyEdge([...own.ports.values()]).catch(async (e) => {
+          await own.stop();
+          throw e;
+        });
+        try {
+          const rpc = runGrpcClient(client, ownEdge.port(own.ports.get(app)!, 'v2'), 'server-stream', {
+            n: 20,
+            size: 1000,
+            serverDelayMs: 100,
+          });
+          let settled = false;
+          void rpc.finally(() => {
+            settled = true;
+          });
+          await sleep(700);
+          assert.equal(settled, false, 'the stream ended before the drain began');
+          const drained = own.drain();
+          const r = await rpc;
+          assertOk(r, 'a stream in flight at the drain');
+          assert.deepEqual([r.messages, r.bytes], [20, 20_000]);
+          assertTrailers(r, 'ServerStream', 'go');
+          assert.equal(await drained, 0, `${kind} exit status\n${own.output()}`);
+        } finally {
+          await ownEdge.stop();
+          await own.stop();
+        }
       });
     }
 

@@ -7,7 +7,7 @@
  * address no socket in the test has, so a forwarding field can only show it by carrying the PROXY
  * header's client: never by accident from a peer address.
  */
-import { freeEphemeralPort } from '../../devkit/ports.ts';
+import net from 'node:net';
 import { type Proc, startHaproxy, startNginx } from './procs.ts';
 import { type Sidecar, startSidecar } from './sidecar.ts';
 
@@ -21,6 +21,11 @@ export interface Front {
   /** Front port per app port it was started with. */
   readonly ports: ReadonlyMap<number, number>;
   output(): string;
+  /**
+   * The graceful shutdown (realip: SIGTERM; nginx: SIGQUIT, as its SIGTERM is a fast shutdown):
+   * resolves with the exit code (or signal name) once the process is gone.
+   */
+  drain(): Promise<number | string>;
   stop(): Promise<void>;
 }
 
@@ -30,8 +35,7 @@ export interface Front {
  * writes (sidecar/http/rewrite.ts), so the same assertions hold for both fronts.
  */
 export async function startNginxGrpcFront(appPorts: readonly number[]): Promise<Front> {
-  const ports = new Map<number, number>();
-  for (const app of appPorts) ports.set(app, await freeEphemeralPort());
+  const ports = await portPerApp(appPorts);
   const servers = [...ports]
     .map(
       ([app, port]) => `  server {
@@ -55,19 +59,29 @@ export async function startNginxGrpcFront(appPorts: readonly number[]): Promise<
 ${servers}
 }`);
   await readyAll(ng, [...ports.values()]);
-  return { kind: 'nginx', ports, output: () => ng.output(), stop: () => ng.stop() };
+  const exited = new Promise<number | string>((r) =>
+    ng.child.once('exit', (code, sig) => r(code ?? sig ?? -1)),
+  );
+  const drain = async () => {
+    ng.child.kill('SIGQUIT');
+    return exited;
+  };
+  return { kind: 'nginx', ports, output: () => ng.output(), drain, stop: () => ng.stop() };
 }
 
 /** realip's sidecar with one `http2` listener per app. */
 export async function startRealipGrpcFront(appPorts: readonly number[]): Promise<Front> {
-  const ports = new Map<number, number>();
-  for (const app of appPorts) ports.set(app, await freeEphemeralPort());
+  const ports = await portPerApp(appPorts);
   const sidecar: Sidecar = await startSidecar({
     listeners: [...ports].map(([app, port]) => `http2:${port}:${app}`),
     args: ['--log-level', 'warn'],
     outputLimit: 200_000,
   });
-  return { kind: 'realip', ports, output: () => sidecar.output(), stop: () => sidecar.stop() };
+  const drain = async () => {
+    sidecar.child.kill('SIGTERM');
+    return sidecar.exited;
+  };
+  return { kind: 'realip', ports, output: () => sidecar.output(), drain, stop: () => sidecar.stop() };
 }
 
 /**
@@ -97,9 +111,10 @@ export interface Edge {
 export async function startProxyEdge(frontPorts: readonly number[]): Promise<Edge> {
   const map = new Map<string, number>();
   const sections: string[] = [];
+  const free = await distinctFreePorts(frontPorts.length * Object.keys(EDGE_VARIANTS).length);
   for (const front of frontPorts) {
     for (const [variant, e] of Object.entries(EDGE_VARIANTS)) {
-      const port = await freeEphemeralPort();
+      const port = free.pop()!;
       map.set(`${front}/${variant}`, port);
       sections.push(`listen edge_${front}_${variant}
   bind 127.0.0.1:${port}
@@ -119,6 +134,34 @@ export async function startProxyEdge(frontPorts: readonly number[]): Promise<Edg
     output: () => hp.output(),
     stop: () => hp.stop(),
   };
+}
+
+async function portPerApp(appPorts: readonly number[]): Promise<Map<number, number>> {
+  const free = await distinctFreePorts(appPorts.length);
+  return new Map(appPorts.map((app, i) => [app, free[i]!]));
+}
+
+/**
+ * n loopback ports that were free a moment ago, all different: held open together while they are
+ * picked. (Picking one at a time can return the same port twice, and HAProxy (SO_REUSEPORT) or
+ * nginx (one socket, several servers) would then bind both sections to it and split connections
+ * between them silently: a request reached the wrong app that way.)
+ */
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 async function readyAll(p: Proc, ports: readonly number[]): Promise<void> {

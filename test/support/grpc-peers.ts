@@ -166,6 +166,8 @@ export interface GrpcClientOptions {
   readonly id?: string;
   /** Pause before reading each streamed message: a slow reader, so backpressure must hold the sender. */
   readonly readDelayMs?: number;
+  /** server-stream: the server pauses this long before each message (a stream that takes a while). */
+  readonly serverDelayMs?: number;
   /** Extra request metadata, e.g. forged forwarding fields. */
   readonly meta?: Readonly<Record<string, string>>;
 }
@@ -183,6 +185,7 @@ export function runGrpcClient(
   if (o.timeoutMs !== undefined) args.push('--timeout-ms', String(o.timeoutMs));
   if (o.id !== undefined) args.push('--id', o.id);
   if (o.readDelayMs !== undefined) args.push('--read-delay-ms', String(o.readDelayMs));
+  if (o.serverDelayMs !== undefined) args.push('--server-delay-ms', String(o.serverDelayMs));
   for (const [k, v] of Object.entries(o.meta ?? {})) args.push('--meta', `${k}=${v}`);
   const [cmd, argv] = command(impl, args);
   return new Promise((resolve, reject) => {

@@ -22,6 +22,7 @@ type clientOptions struct {
 	n, size            int
 	timeoutMs          int
 	readDelayMs        int
+	serverDelayMs      int
 	meta               []string
 }
 
@@ -147,7 +148,7 @@ var streamAll = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 // serverStreamScenario reads every message; "cancel" cancels the RPC after n messages of a
 // stream that would run much longer, so the server must see the cancellation.
 func serverStreamScenario(ctx context.Context, cancel context.CancelFunc, conn *grpc.ClientConn, o clientOptions, r *result, header, trail *metadata.MD) error {
-	req := streamRequest{N: o.n, Size: o.size, ID: o.id}
+	req := streamRequest{N: o.n, Size: o.size, DelayMs: o.serverDelayMs, ID: o.id}
 	if o.scenario == "cancel" {
 		req = streamRequest{N: 1_000_000, Size: o.size, DelayMs: 10, ID: o.id}
 	}

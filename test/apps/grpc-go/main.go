@@ -3,7 +3,7 @@
 // service is a hand-written grpc.ServiceDesc, so the peer is one file with no generated code.
 //
 //	realip-grpc-peer serve  -listen 127.0.0.1:0
-//	realip-grpc-peer client -addr HOST:PORT -scenario NAME [-n N] [-size S] [-timeout-ms MS] [-read-delay-ms MS] [-meta k=v]...
+//	realip-grpc-peer client -addr HOST:PORT -scenario NAME [-n N] [-size S] [-timeout-ms MS] [-read-delay-ms MS] [-server-delay-ms MS] [-meta k=v]...
 //
 // The server prints "listening HOST:PORT" once ready, then one JSON line per event the tests
 // observe (a handler whose context ended early: {"event":"cancelled",...}). The client prints one
@@ -48,6 +48,7 @@ func main() {
 		fs.IntVar(&o.timeoutMs, "timeout-ms", 0, "RPC deadline in ms (0: 30 s)")
 		fs.StringVar(&o.id, "id", "", "a tag the server logs with its events")
 		fs.IntVar(&o.readDelayMs, "read-delay-ms", 0, "pause before reading each streamed message (a slow reader)")
+		fs.IntVar(&o.serverDelayMs, "server-delay-ms", 0, "server-stream: the server's pause before each message")
 		fs.Var(&meta, "meta", "extra request metadata k=v (repeatable; e.g. a forged x-forwarded-for)")
 		_ = fs.Parse(os.Args[2:])
 		o.meta = meta

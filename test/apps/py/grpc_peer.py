@@ -5,7 +5,7 @@ bytes (generic handlers with no (de)serializer, so no protobuf codegen), the ser
 realip.test.Peer with Echo, Slow, ServerStream, ClientStream and Bidi.
 
     python grpc_peer.py serve  --listen 127.0.0.1:0
-    python grpc_peer.py client --addr HOST:PORT --scenario NAME [--n N] [--size S] [--timeout-ms MS] [--read-delay-ms MS] [--meta k=v]...
+    python grpc_peer.py client --addr HOST:PORT --scenario NAME [--n N] [--size S] [--timeout-ms MS] [--read-delay-ms MS] [--server-delay-ms MS] [--meta k=v]...
 
 The server prints "listening HOST:PORT" once ready, then one JSON line per event ("cancelled" when
 a handler's RPC ended before the handler did). The client prints one JSON result line and exits 0
@@ -221,7 +221,7 @@ def run_scenario(ch, o, meta, timeout, r):
                 r["codes"].append(e.code().name)
         return None
     if s in ("server-stream", "cancel"):
-        req = {"n": o.n, "size": o.size, "id": o.id}
+        req = {"n": o.n, "size": o.size, "delayMs": o.server_delay_ms, "id": o.id}
         if s == "cancel":
             req = {"n": 1000000, "size": o.size, "delayMs": 10, "id": o.id}
         call = ch.unary_stream(method("ServerStream"))(json.dumps(req).encode(), timeout=timeout, metadata=meta)
@@ -260,6 +260,7 @@ def main():
     cp.add_argument("--timeout-ms", type=int, default=0)
     cp.add_argument("--id", default="")
     cp.add_argument("--read-delay-ms", type=int, default=0)  # a slow reader of streamed messages
+    cp.add_argument("--server-delay-ms", type=int, default=0)  # server-stream: the server's pause per message
     cp.add_argument("--meta", action="append", default=[])
     o = p.parse_args()
     if o.cmd == "serve":
