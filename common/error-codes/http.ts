@@ -10,7 +10,7 @@ export const HTTP_ERRORS = {
   HTTP_VERSION_NOT_SUPPORTED: {
     http: 505,
     meaning:
-      'An HTTP version other than 1.0 and 1.1 on an `http` listener (HTTP/2 prior knowledge needs an `http2` listener).',
+      'An HTTP version other than 1.0 and 1.1 on an `http` listener (HTTP/2 prior knowledge as the first bytes of a connection goes to the HTTP/2 proxy instead).',
   },
   HTTP_BAD_HEADER: {
     http: 400,

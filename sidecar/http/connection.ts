@@ -20,6 +20,7 @@ import {
   A_BODY_END,
   A_BODY_ERROR,
   A_ERROR,
+  A_H2_PREFACE,
   A_HEAD,
   A_NEED_MORE,
   A_PARTIAL_HEAD,
@@ -141,6 +142,12 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   private pendingCount = 0;
   private finished = false;
   private draining = false;
+  // The client socket's listeners, kept to be removed if the connection turns out to be HTTP/2.
+  private readonly onEnd = () => this.onClientEnd();
+  private readonly onError = (err: NodeJS.ErrnoException) => this.onClientError(err);
+  private readonly onClose = () => this.onClientClose();
+  private readonly onDrain = () => this.onClientDrain();
+  private onData: ((chunk: Buffer) => void) | null = null;
 
   constructor(hop: HttpHopState, conn: AcceptedConnection, rewriter: HeadRewriter) {
     this.hop = hop;
@@ -158,10 +165,10 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     // Half-close is part of HTTP (a client may shut down its sending side and wait for the answer).
     c.allowHalfOpen = true;
     c.setNoDelay(true);
-    c.on('end', () => this.onClientEnd());
-    c.on('error', (err: NodeJS.ErrnoException) => this.onClientError(err));
-    c.on('close', () => this.onClientClose());
-    c.on('drain', () => this.onClientDrain());
+    c.on('end', this.onEnd);
+    c.on('error', this.onError);
+    c.on('close', this.onClose);
+    c.on('drain', this.onDrain);
     // Closed between the header and the hand-off: no 'close' event will come any more.
     if (c.destroyed) {
       queueMicrotask(() => this.onClientClose());
@@ -170,13 +177,14 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     // Client reads land in the listener's shared buffer, like the app's (shared-reads.ts).
     const held = readIntoShared(c, hop.readBuffer, (n: number, buf: Uint8Array) => this.onClientRead(n, buf));
     if (held === undefined) {
-      c.on('data', (chunk: Buffer) => {
+      this.onData = (chunk: Buffer) => {
         try {
           this.onClientData(chunk);
         } catch (err: unknown) {
           this.internalError(err);
         }
-      });
+      };
+      c.on('data', this.onData);
       c.resume();
       return;
     }
@@ -287,6 +295,9 @@ export class HttpConnection implements ResponseSink, SweptConnection {
           return;
         case A_NEED_MORE:
           if (f.at < end) this.hold(buf, f.at, f.scanned);
+          return;
+        case A_H2_PREFACE:
+          this.toHttp2(buf, f.at);
           return;
         case A_ERROR:
           if (f.status === 0) this.tlsOnHttp();
@@ -702,6 +713,33 @@ export class HttpConnection implements ResponseSink, SweptConnection {
   }
 
   /** The first request starts like a TLS ClientHello: nothing to answer, the client would not read it. */
+  /**
+   * The connection started with the HTTP/2 preface: it leaves this hop, with every byte read so
+   * far put back, for the listener's HTTP/2 proxy (no app connection was made, nothing was
+   * forwarded, and it is reported by the HTTP/2 side when it ends). Without one: the 505 of old.
+   */
+  private toHttp2(buf: Buffer, pos: number): void {
+    const toHttp2 = this.hop.http2;
+    if (toHttp2 === null) {
+      this.fail(505, 'HTTP_VERSION_NOT_SUPPORTED');
+      return;
+    }
+    this.finished = true;
+    this.state = Q_STOP;
+    this.pauses |= P_STOP;
+    this.acc = null;
+    const c = this.client;
+    c.pause();
+    c.removeListener('end', this.onEnd);
+    c.removeListener('error', this.onError);
+    c.removeListener('close', this.onClose);
+    c.removeListener('drain', this.onDrain);
+    if (this.onData !== null) c.removeListener('data', this.onData);
+    this.hop.closed(this);
+    c.unshift(pos === 0 ? buf : buf.subarray(pos));
+    toHttp2(this.conn);
+  }
+
   private tlsOnHttp(): void {
     this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' });
     this.conn.log.warn(

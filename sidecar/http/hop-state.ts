@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../common/logger.ts';
 import type { SidecarConfig } from '../config.ts';
+import type { AcceptedConnection } from '../hop-contract.ts';
 import type { SidecarMetrics } from '../metrics.ts';
 import type { ListenerObserver } from '../observer.ts';
 
@@ -25,6 +26,11 @@ export class HttpHopState {
   readonly log: Logger;
   readonly observer: ListenerObserver;
   readonly connections = new Set<SweptConnection>();
+  /**
+   * Where a connection that starts with the HTTP/2 preface goes (its bytes put back on the
+   * socket); null: nowhere, it is answered 505.
+   */
+  http2: ((conn: AcceptedConnection) => void) | null = null;
   /** Date.now() at the last sweep. */
   clock = Date.now();
   readonly interval: number;

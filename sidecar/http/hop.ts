@@ -4,17 +4,43 @@
  * connection per client connection. Design and limits: docs/sidecar.md.
  */
 import type { AcceptedConnection, Hop, HopContext, HopFactory } from '../hop-contract.ts';
+import type { Http2Proxy } from '../http2/proxy.ts';
 import { listenerObserver } from '../observer.ts';
 import { HttpConnection } from './connection.ts';
 import { HttpHopState } from './hop-state.ts';
 import { HeadRewriter } from './rewrite.ts';
 import { tlvHeaderLines } from './tlv-headers.ts';
 
-/** The hop itself (synchronous: the http2 hop builds one for its HTTP/1.1 connections). */
-export function httpHop(ctx: HopContext): Hop {
+/**
+ * The hop itself (synchronous: the http2 hop builds one for its HTTP/1.1 connections, which never
+ * start with the preface, `withHttp2` false). A connection that starts with the HTTP/2 preface goes
+ * to an HTTP/2 proxy made on the first one (node:http2 costs about 12 MB of RSS at start, so a pod
+ * whose clients all speak HTTP/1.1 never loads it).
+ */
+export function httpHop(ctx: HopContext, withHttp2 = true): Hop {
   const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
   const state = new HttpHopState(ctx.config, ctx.listener.appPort, ctx.metrics, ctx.log, observer);
   const tlvOmitted = ctx.metrics.tlvHeadersOmitted();
+  let h2: Promise<Http2Proxy> | null = null;
+  if (withHttp2) {
+    state.http2 = (conn) => {
+      h2 ??= import('../http2/proxy.ts').then((m) => new m.Http2Proxy(ctx, observer));
+      h2.then(
+        (proxy) => proxy.handle(conn),
+        (err: unknown) => {
+          conn.log.error({ code: 'HTTP_INTERNAL', err }, 'the http2 proxy could not be loaded');
+          conn.socket.destroy();
+          observer.ended(conn, {
+            reason: 'internal_error',
+            code: 'HTTP_INTERNAL',
+            toApp: 0,
+            toClient: 0,
+            requests: 0,
+          });
+        },
+      );
+    };
+  }
   return {
     handle(conn: AcceptedConnection): void {
       const tlv = tlvHeaderLines(ctx.config.tlvHeaders, conn.header);
@@ -26,9 +52,15 @@ export function httpHop(ctx: HopContext): Hop {
       state.connections.add(new HttpConnection(state, conn, rewriter));
     },
     drain(deadline: number): Promise<void> {
-      return state.drain(deadline).finally(() => state.stop());
+      const http1 = state.drain(deadline).finally(() => state.stop());
+      if (h2 === null) return http1;
+      const http2 = h2.then(
+        (proxy) => proxy.drain(deadline),
+        () => undefined,
+      );
+      return Promise.all([http1, http2]).then(() => undefined);
     },
   };
 }
 
-export const createHttpHop: HopFactory = httpHop;
+export const createHttpHop: HopFactory = (ctx) => httpHop(ctx);

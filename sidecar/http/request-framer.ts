@@ -11,6 +11,7 @@
  * fields of this object (`at`, `n`, `status`, `code`, `trailer`).
  */
 import { type HttpCode, httpStatus, type StatusBeside } from '../../common/error-codes/registry.ts';
+import { SNIFF_H2, SNIFF_NEED_MORE, sniffPreface } from '../http2/preface.ts';
 import { CLASS, CR, CRLFCRLF, LF, TCHAR } from './chars.ts';
 import { CHUNKED_ERROR, CHUNKED_TRAILER, ChunkedScanner } from './chunked.ts';
 import { RequestHead } from './request-head.ts';
@@ -36,6 +37,12 @@ export const A_TRAILER = 5;
 export const A_ERROR = 6;
 /** The body cannot be framed after its head went to the app (`code`): the request is broken off. */
 export const A_BODY_ERROR = 7;
+/**
+ * The connection starts with the HTTP/2 preface (prior knowledge: h2c, a cleartext gRPC client),
+ * at `at`: not an HTTP/1.1 request, but a client that spoke HTTP/2 to the app before its namespace
+ * was labelled. The connection hands buf[at..] to the HTTP/2 proxy (docs/sidecar.md).
+ */
+export const A_H2_PREFACE = 8;
 
 const F_HEAD = 0;
 const F_LENGTH = 1;
@@ -56,6 +63,8 @@ export class RequestFramer {
   private readonly chunked = new ChunkedScanner();
   /** Heads parsed so far on this connection (a TLS ClientHello can only come first). */
   private heads = 0;
+  /** A byte other than a prefix of the HTTP/2 preface came first: this is no HTTP/2 connection. */
+  private notH2 = false;
 
   /** Results of the last step. */
   at = 0;
@@ -127,6 +136,18 @@ export class RequestFramer {
 
   private nextHead(buf: Buffer, pos: number, scanned: number): number {
     const end = buf.length;
+    // The preface only counts as the very first bytes ("PRI" is no method; the same bytes later
+    // are an HTTP/2.0 request line, answered 505). Its first 18 bytes end like a head, so this
+    // comes before the head scan; a partial preface is bounded by the head timeout.
+    if (!this.notH2) {
+      const s = buf[pos] === 0x50 ? sniffPreface(buf, pos) : -1;
+      if (s === SNIFF_H2) {
+        this.at = pos;
+        return A_H2_PREFACE;
+      }
+      if (s === SNIFF_NEED_MORE) return this.needMore(A_PARTIAL_HEAD, pos, 0);
+      this.notH2 = true;
+    }
     // Empty lines before a request line are ignored (RFC 9112 2.2), and never forwarded.
     while (pos < end && buf[pos] === CR) {
       if (pos + 1 === end) return this.needMore(A_NEED_MORE, pos, 0);

@@ -11,7 +11,7 @@ import { sniffConnection } from './sniff.ts';
 
 export const createHttp2Hop: HopFactory = (ctx): Hop => {
   const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
-  const http1 = httpHop(ctx);
+  const http1 = httpHop(ctx, false);
   const proxy = new Http2Proxy(ctx, observer);
   /** Connections still being sniffed: closed at drain (they have sent no request yet). */
   const sniffing = new Set<() => void>();

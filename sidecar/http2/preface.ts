@@ -16,9 +16,9 @@ export const SNIFF_OTHER = 1;
 export const SNIFF_NEED_MORE = 2;
 export type Sniff = typeof SNIFF_H2 | typeof SNIFF_OTHER | typeof SNIFF_NEED_MORE;
 
-/** What the first bytes of a connection, `buf`, are. */
-export function sniffPreface(buf: Uint8Array): Sniff {
-  const n = Math.min(buf.length, PREFACE.length);
-  for (let i = 0; i < n; i++) if (buf[i] !== PREFACE[i]) return SNIFF_OTHER;
+/** What the first bytes of a connection, `buf[from..]`, are. */
+export function sniffPreface(buf: Uint8Array, from = 0): Sniff {
+  const n = Math.min(buf.length - from, PREFACE.length);
+  for (let i = 0; i < n; i++) if (buf[from + i] !== PREFACE[i]) return SNIFF_OTHER;
   return n === PREFACE.length ? SNIFF_H2 : SNIFF_NEED_MORE;
 }

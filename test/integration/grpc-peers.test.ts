@@ -1,7 +1,8 @@
 // gRPC through the HTTP/2 hop with real peers (issue 16, "Tests with real peers"): every client
 // {Go grpc, Python grpcio} against every server {Go, Python}, through an HAProxy edge that adds
-// the PROXY header, with two fronts doing the same job: nginx (listen http2 proxy_protocol +
-// grpc_pass, the reference) and realip's `http2` listener. The same assertions hold for both, so a
+// the PROXY header, with fronts doing the same job: nginx (listen http2 proxy_protocol +
+// grpc_pass, the reference), realip's `http2` listener, and realip's `http` listener (which hands a
+// prior-knowledge client to the same HTTP/2 proxy). The same assertions hold for all, so a
 // difference between them is a difference in behaviour, not in the test. The edge says the client
 // is EDGE_CLIENT (203.0.113.7), an address no socket here has: a forwarding field can only show it
 // by carrying the PROXY header's client. Servers, fronts and the edge start once per group.
@@ -310,3 +311,5 @@ function frontSuite(kind: Front['kind'], startFront: StartFront): void {
 
 frontSuite('nginx', startNginxGrpcFront);
 frontSuite('realip', startRealipGrpcFront);
+// A gRPC app behind a port named "http" (the webhook's default mode for it): the same matrix.
+frontSuite('realip-http', (apps) => startRealipGrpcFront(apps, 'http'));

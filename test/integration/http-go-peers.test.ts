@@ -115,12 +115,39 @@ test('Go h2c server: switches on "Upgrade: h2c" directly; through the hop the up
   );
 });
 
-test('Go h2c server: prior-knowledge HTTP/2 through the hop is refused (505), nothing reaches the app', async () => {
+test('Go h2c server: prior-knowledge HTTP/2 through an http listener reaches it as HTTP/2, with our x-forwarded-for in place of the forged one', async () => {
+  // Straight to the app, a prior-knowledge client is served: labelling the namespace must not
+  // break it (before, the hop answered 505), nor let its forged x-forwarded-for through.
   const before = h2c.seen().length;
   const c = send(hopH2c.port, h2ForgedStream());
-  assert.match(await c.waitClosed(), /^HTTP\/1.1 505 [\s\S]*HTTP_VERSION_NOT_SUPPORTED/);
+  const t0 = Date.now();
+  while (h2c.seen().length === before && Date.now() - t0 < 5000) await sleep(20);
+  c.destroy();
+  assert.deepEqual(
+    h2c
+      .seen()
+      .slice(before)
+      .map((s) => [s.proto, s.path, s.xff]),
+    [['HTTP/2.0', '/', CLIENT]],
+    'one HTTP/2 stream, with our X-Forwarded-For alone',
+  );
+});
+
+test('Go h2c server: the HTTP/2 preface after an HTTP/1.1 request on the same connection is refused (505)', async () => {
+  const before = h2c.seen().length;
+  const c = send(
+    hopH2c.port,
+    Buffer.concat([Buffer.from('GET /first HTTP/1.1\r\nHost: a\r\n\r\n'), h2ForgedStream()]),
+  );
+  assert.match(await c.waitClosed(), /^HTTP\/1.1 200 [\s\S]*HTTP\/1.1 505 [\s\S]*HTTP_VERSION_NOT_SUPPORTED/);
   await sleep(100);
-  assert.deepEqual(h2c.seen().slice(before), []);
+  assert.deepEqual(
+    h2c
+      .seen()
+      .slice(before)
+      .map((s) => [s.proto, s.path, s.xff]),
+    [['HTTP/1.1', '/first', CLIENT]],
+  );
 });
 
 test('a WebSocket upgrade still passes to the Go server (it answers it as an ordinary request: no websocket handler)', async () => {

@@ -116,7 +116,14 @@ const REFUSED: [string, string, number, string][] = [
     400,
     'HTTP_BAD_REQUEST_LINE',
   ],
-  ['HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, 'HTTP_VERSION_NOT_SUPPORTED'],
+  // At the very start the preface goes to the HTTP/2 proxy (http-go-peers.test.ts); after anything
+  // else, even an empty line, it is an HTTP/2.0 request line.
+  [
+    'HTTP/2 preface after an empty line',
+    '\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    505,
+    'HTTP_VERSION_NOT_SUPPORTED',
+  ],
   ['lowercase version', 'GET / http/1.1\r\nHost: a\r\n\r\n', 400, 'HTTP_BAD_REQUEST_LINE'],
   ['two spaces', 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'HTTP_BAD_REQUEST_LINE'],
   ['space in target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'HTTP_BAD_REQUEST_LINE'],

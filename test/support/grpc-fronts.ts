@@ -7,7 +7,7 @@
  * address no socket in the test has, so a forwarding field can only show it by carrying the PROXY
  * header's client: never by accident from a peer address.
  */
-import net from 'node:net';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
 import { type Proc, startHaproxy, startNginx } from './procs.ts';
 import { type Sidecar, startSidecar } from './sidecar.ts';
 
@@ -17,7 +17,8 @@ export const EDGE_CLIENT = '203.0.113.7';
 export const EDGE_DST_PORT = 50051;
 
 export interface Front {
-  readonly kind: 'nginx' | 'realip';
+  /** realip-http: realip's plain `http` listener, which hands a prior-knowledge client to HTTP/2. */
+  readonly kind: 'nginx' | 'realip' | 'realip-http';
   /** Front port per app port it was started with. */
   readonly ports: ReadonlyMap<number, number>;
   output(): string;
@@ -70,10 +71,13 @@ ${servers}
 }
 
 /** realip's sidecar with one `http2` listener per app. */
-export async function startRealipGrpcFront(appPorts: readonly number[]): Promise<Front> {
+export async function startRealipGrpcFront(
+  appPorts: readonly number[],
+  mode: 'http2' | 'http' = 'http2',
+): Promise<Front> {
   const ports = await portPerApp(appPorts);
   const sidecar: Sidecar = await startSidecar({
-    listeners: [...ports].map(([app, port]) => `http2:${port}:${app}`),
+    listeners: [...ports].map(([app, port]) => `${mode}:${port}:${app}`),
     args: ['--log-level', 'warn'],
     outputLimit: 200_000,
   });
@@ -81,7 +85,8 @@ export async function startRealipGrpcFront(appPorts: readonly number[]): Promise
     sidecar.child.kill('SIGTERM');
     return sidecar.exited;
   };
-  return { kind: 'realip', ports, output: () => sidecar.output(), drain, stop: () => sidecar.stop() };
+  const kind = mode === 'http2' ? 'realip' : 'realip-http';
+  return { kind, ports, output: () => sidecar.output(), drain, stop: () => sidecar.stop() };
 }
 
 /**
@@ -142,26 +147,17 @@ async function portPerApp(appPorts: readonly number[]): Promise<Map<number, numb
 }
 
 /**
- * n loopback ports that were free a moment ago, all different: held open together while they are
- * picked. (Picking one at a time can return the same port twice, and HAProxy (SO_REUSEPORT) or
- * nginx (one socket, several servers) would then bind both sections to it and split connections
- * between them silently: a request reached the wrong app that way.)
+ * n ports that were free a moment ago, all different. (Picking the same port twice would make
+ * HAProxy (SO_REUSEPORT) or nginx (one socket, several servers) bind both sections to it and split
+ * connections between them silently: a request reached the wrong app that way.) Below the ephemeral
+ * range and checked on 127.0.0.1 and ::, since the sidecar listens on every address: an ephemeral
+ * port free on 127.0.0.1 was once taken on :: by a concurrent test's outgoing connection
+ * (EADDRINUSE at the sidecar's start).
  */
 async function distinctFreePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePortBelowEphemeral());
+  return [...ports];
 }
 
 async function readyAll(p: Proc, ports: readonly number[]): Promise<void> {

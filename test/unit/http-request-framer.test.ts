@@ -12,6 +12,7 @@ import {
   A_BODY_END,
   A_BODY_ERROR,
   A_ERROR,
+  A_H2_PREFACE,
   A_HEAD,
   A_NEED_MORE,
   A_PARTIAL_HEAD,
@@ -61,6 +62,10 @@ function drive(
       if (step === A_BODY_ERROR) {
         push(`body-error ${f.code}`);
         return { steps, held: '', framer: f };
+      }
+      if (step === A_H2_PREFACE) {
+        push(`h2 at ${f.at}`);
+        return { steps, held: buf.toString('latin1', f.at), framer: f };
       }
       if (step === A_HEAD) {
         const h = f.head;
@@ -257,6 +262,32 @@ test('every code the framer refuses with before the request reaches the app', ()
   ];
   for (const [input, want] of cases)
     assert.deepEqual(steps(input), [want], JSON.stringify(input.slice(0, 40)));
+});
+
+const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+const SETTINGS = '\x00\x00\x00\x04\x00\x00\x00\x00\x00';
+
+test('the HTTP/2 preface as the first bytes is handed on whole, however it is split; its first 18 bytes are no head', () => {
+  assert.deepEqual(assertSplitInvariant(PREFACE + SETTINGS), ['h2 at 0']);
+  const whole = drive([b(PREFACE + SETTINGS)]);
+  assert.equal(whole.held, PREFACE + SETTINGS, 'every byte is left for the HTTP/2 side');
+  // "PRI * HTTP/2.0\r\n\r\n" ends like a head: it must wait for the rest, not be answered 505.
+  const partial = drive([b(PREFACE.slice(0, 18))]);
+  assert.deepEqual(partial.steps, []);
+  assert.equal(partial.held, PREFACE.slice(0, 18));
+  // A request whose method starts like the preface is an ordinary request.
+  assert.deepEqual(steps('POST / HTTP/1.1\r\nHost: x\r\n\r\n'), ['POST /', 'end']);
+  assert.deepEqual(steps('PRI / HTTP/1.1\r\nHost: x\r\n\r\n'), ['PRI /', 'end']);
+});
+
+test('the HTTP/2 preface anywhere but the very start is an HTTP/2.0 request line (505)', () => {
+  assert.deepEqual(assertSplitInvariant(`GET / HTTP/1.1\r\nHost: x\r\n\r\n${PREFACE}`), [
+    'GET /',
+    'end',
+    'error 505 HTTP_VERSION_NOT_SUPPORTED',
+  ]);
+  assert.deepEqual(steps(`\r\n${PREFACE}`), ['error 505 HTTP_VERSION_NOT_SUPPORTED']);
+  assert.deepEqual(drive([b('\r\n'), b(PREFACE)]).steps, ['error 505 HTTP_VERSION_NOT_SUPPORTED']);
 });
 
 test('a ClientHello only counts as TLS before the first request', () => {
