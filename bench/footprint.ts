@@ -1,8 +1,10 @@
 /**
  * `npm run bench:footprint`: what a pod pays for the sidecar at rest, and what the webhook costs
- * idle, in the images' own configuration: compiled dist/ started through bin/realip.js from a folder
- * laid out as the runtime stage lays out /app (no TypeScript sources beside it, so bin/realip.js runs
- * dist/), with each Dockerfile's ENV (NODE_ENV=production; the sidecar's NODE_OPTIONS).
+ * idle, in the images' own configuration: started through bin/realip.js from folders laid out as
+ * each runtime stage lays out /app (the sidecar's: the bundle, dist/bundle/, and the native helper,
+ * no node_modules; the webhook's: compiled dist/ and node_modules), with each Dockerfile's ENV
+ * (NODE_ENV=production; the sidecar's NODE_OPTIONS). The sidecar is also started from dist/ and
+ * node_modules (the layout before the bundle), in the same run, as the bundle's reference.
  *
  * - idle RSS of the sidecar with one http and one tcp listener, right after "sidecar ready" and after
  *   a settle; of the webhook after /readyz; of nginx and HAProxy configured for the same two
@@ -36,11 +38,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePortBelowEphemeral, waitForPort } from '../devkit/ports.ts';
 import { sidecarArgv } from '../devkit/sidecar-argv.ts';
+import { bundleSidecar } from '../packages/sidecar-image/bundle.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 import { haproxy, nginx, processTree, tempDir } from './lib/procs.ts';
 
 const REPO = new URL('../', import.meta.url).pathname;
 const APP = join(REPO, '.cache/footprint-app');
+/** The sidecar image's /app: the bundle (packages/sidecar-image/bundle.ts), no node_modules. */
+const SIDECAR_APP = join(REPO, '.cache/footprint-sidecar-app');
 const STARTS = Number(process.env.BENCH_STARTS ?? 10);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS ?? 3);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3000);
@@ -181,9 +186,16 @@ async function buildApp(): Promise<void> {
   writeFileSync(join(APP, 'empty.js'), '');
   symlinkSync(join(REPO, 'node_modules'), join(APP, 'node_modules'));
   const addon = 'sidecar/tcp/native/build/Release/realip_transparent.node';
-  if (existsSync(join(REPO, addon))) {
-    mkdirSync(join(APP, 'sidecar/tcp/native/build/Release'), { recursive: true });
-    copyFileSync(join(REPO, addon), join(APP, addon));
+  rmSync(SIDECAR_APP, { recursive: true, force: true });
+  mkdirSync(join(SIDECAR_APP, 'bin'), { recursive: true });
+  process.stdout.write('bundling to .cache/footprint-sidecar-app/dist/bundle ...\n');
+  await bundleSidecar(join(SIDECAR_APP, 'dist/bundle'));
+  copyFileSync(join(REPO, 'bin/realip.js'), join(SIDECAR_APP, 'bin/realip.js'));
+  copyFileSync(join(REPO, 'package.json'), join(SIDECAR_APP, 'package.json'));
+  for (const app of [APP, SIDECAR_APP]) {
+    if (!existsSync(join(REPO, addon))) break;
+    mkdirSync(join(app, 'sidecar/tcp/native/build/Release'), { recursive: true });
+    copyFileSync(join(REPO, addon), join(app, addon));
   }
 }
 
@@ -194,9 +206,10 @@ interface SidecarRun {
   readonly rssSettled?: Rss;
 }
 
-async function sidecarOnce(settle: boolean): Promise<SidecarRun> {
+/** One start of the sidecar from `app` (the image's layout unless said). */
+async function sidecarOnce(settle: boolean, app = SIDECAR_APP): Promise<SidecarRun> {
   const [httpPort, tcpPort, admin, app1, app2] = await ports(5);
-  const args = sidecarArgv(join(APP, 'bin/realip.js'), {
+  const args = sidecarArgv(join(app, 'bin/realip.js'), {
     listeners: [`http:${httpPort}:${app1}`, `tcp:${tcpPort}:${app2}`],
     trusted: '127.0.0.0/8',
     adminPort: admin!,
@@ -205,7 +218,7 @@ async function sidecarOnce(settle: boolean): Promise<SidecarRun> {
   const t0 = performance.now();
   const child = track(
     spawn(process.execPath, args, {
-      cwd: APP,
+      cwd: app,
       env: childEnv(imageEnv('Dockerfile.sidecar')),
       stdio: ['ignore', 'ignore', 'pipe'],
     }),
@@ -375,7 +388,8 @@ const MODULES: readonly ModuleRow[] = [
 ];
 
 // Entry points measured through bin/realip.js (whatever file a command lives in): the whole module
-// graph a command loads before it does anything, as RSS and time since process start at exit.
+// graph a command loads before it does anything, as RSS and time since process start at exit. The
+// sidecar image's commands run from its bundle, the webhook's from dist/.
 const COMMANDS: readonly { name: string; args: readonly string[]; image?: 'webhook' }[] = [
   { name: 'realip --version (bin + CLI)', args: ['--version'] },
   { name: 'realip sidecar --help (the sidecar command, no hop)', args: ['sidecar', '--help'] },
@@ -406,7 +420,8 @@ async function commandCost(
   args: readonly string[],
   image: 'webhook' | undefined,
 ): Promise<{ mb: number; ms: number }> {
-  const probe = join(APP, 'exit-probe.mjs');
+  const app = image === 'webhook' ? APP : SIDECAR_APP;
+  const probe = join(app, 'exit-probe.mjs');
   writeFileSync(
     probe,
     "import { writeSync } from 'node:fs';\nprocess.on('exit', () => writeSync(3, JSON.stringify({ mb: process.memoryUsage.rss() / 1048576, ms: performance.now() })));\n",
@@ -416,8 +431,8 @@ async function commandCost(
   for (let i = 0; i < MODULE_RUNS; i++) {
     const r = await new Promise<{ mb: number; ms: number }>((resolve, reject) => {
       const child = track(
-        spawn(process.execPath, ['--import', probe, join(APP, 'bin/realip.js'), ...args], {
-          cwd: APP,
+        spawn(process.execPath, ['--import', probe, join(app, 'bin/realip.js'), ...args], {
+          cwd: app,
           env: childEnv(imageEnv(image === 'webhook' ? 'Dockerfile.webhook' : 'Dockerfile.sidecar')),
           stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
         }),
@@ -446,7 +461,7 @@ async function main(): Promise<void> {
   await buildApp();
   const sidecarEnv = imageEnv('Dockerfile.sidecar');
   process.stdout.write(
-    `image configuration: dist/ through bin/realip.js; sidecar ENV ${JSON.stringify(sidecarEnv)}; webhook ENV ${JSON.stringify(imageEnv('Dockerfile.webhook'))}\n\n`,
+    `image configuration: through bin/realip.js, the sidecar from dist/bundle/, the webhook from dist/; sidecar ENV ${JSON.stringify(sidecarEnv)}; webhook ENV ${JSON.stringify(imageEnv('Dockerfile.webhook'))}\n\n`,
   );
 
   // Module costs first, while nothing else of ours runs.
@@ -478,9 +493,15 @@ async function main(): Promise<void> {
   // The sidecar: every start is timed; the first IDLE_RUNS also settle for the idle RSS.
   const bareMs: number[] = [];
   for (let i = 0; i < Math.min(STARTS, 5); i++) bareMs.push(await bareNodeMs());
+  // Alternating with starts from dist/ and node_modules, the layout before the bundle (reference).
   const runs: SidecarRun[] = [];
-  for (let i = 0; i < Math.max(STARTS, IDLE_RUNS); i++) runs.push(await sidecarOnce(i < IDLE_RUNS));
+  const fromDist: SidecarRun[] = [];
+  for (let i = 0; i < Math.max(STARTS, IDLE_RUNS); i++) {
+    runs.push(await sidecarOnce(i < IDLE_RUNS));
+    fromDist.push(await sidecarOnce(i < IDLE_RUNS, APP));
+  }
   const readyMs = runs.map((r) => r.readyMs);
+  const distReadyMs = fromDist.map((r) => r.readyMs);
   const rssReady = runs.map((r) => r.rssReady);
   const rssSettled = runs.flatMap((r) => (r.rssSettled === undefined ? [] : [r.rssSettled]));
 
@@ -520,11 +541,15 @@ async function main(): Promise<void> {
   };
   row('realip sidecar, at ready', rssReady);
   row('realip sidecar, settled', rssSettled);
+  row(
+    'realip sidecar from dist/ + node_modules (reference), settled',
+    fromDist.flatMap((r) => (r.rssSettled === undefined ? [] : [r.rssSettled])),
+  );
   row('realip webhook, settled', webhook);
   row('nginx (master + worker), same two listeners', [peers.nginx]);
   row('HAProxy, same two listeners', [peers.haproxy]);
   process.stdout.write(
-    `\nsidecar start to ready (spawn to "sidecar ready"), ${readyMs.length} starts: ${spread(readyMs, 0)} ms; bare node -e "" start to exit: ${spread(bareMs, 0)} ms\n`,
+    `\nsidecar start to ready (spawn to "sidecar ready"), ${readyMs.length} starts: ${spread(readyMs, 0)} ms; from dist/ + node_modules (reference, alternating): ${spread(distReadyMs, 0)} ms, bundle/dist ${(median(readyMs) / median(distReadyMs)).toFixed(2)}x; bare node -e "" start to exit: ${spread(bareMs, 0)} ms\n`,
   );
 
   process.stdout.write(`\ngoals (issue 17)\n`);

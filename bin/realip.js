@@ -11,11 +11,15 @@ if (major < 24) {
   process.exit(1);
 }
 // In a source checkout Node 24 runs the TypeScript sources directly (always current); an installed
-// package has no sources (and Node will not strip types under node_modules), so it runs dist/.
+// package has no sources (and Node will not strip types under node_modules), so it runs dist/; the
+// sidecar image has neither, only the bundle (packages/sidecar-image/bundle.mjs).
 const source = new URL('../cli/main.ts', import.meta.url);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const entry =
   existsSync(source) && !source.pathname.includes('/node_modules/')
     ? source
-    : new URL('../dist/cli/main.js', import.meta.url);
+    : existsSync(compiled)
+      ? compiled
+      : new URL('../dist/bundle/main.js', import.meta.url);
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -12,8 +12,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exitStatus } from '../../common/error-codes/registry.ts';
 import { codeLine, failureLine } from '../../common/errors.ts';
 import { encodeV1, encodeV2 } from '../proxy-protocol/encode.ts';
@@ -67,9 +65,9 @@ export async function runDemo(deadlineMs: number): Promise<number> {
     const appPort = (app.address() as net.AddressInfo).port;
     const port = await freePort();
     const admin = await freePort();
-    const entry = fileURLToPath(
-      new URL(`../../cli/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-    );
+    // The CLI entry this process was started by (bin/realip.js, cli/main.ts, dist/cli/main.js or
+    // the image's bundle): the sidecar runs the same code as the demo.
+    const entry = process.argv[1]!;
     let stderr = '';
     sidecar = spawn(
       process.execPath,

@@ -1,13 +1,16 @@
-// Each image ships only its own component's production dependencies (issue 17). The images' deps
-// stage installs one npm workspace (packages/sidecar-image, packages/webhook-image) from the root
-// lockfile; this test runs that stage's commands, read from the Dockerfile, in a clean folder, puts
-// together what the runtime stage copies (dist/, bin/realip.js, package.json, node_modules), runs the
+// Each image ships only its own component's production dependencies (issue 17). The webhook image's
+// deps stage installs one npm workspace (packages/webhook-image) from the root lockfile; this test
+// runs that stage's commands, read from the Dockerfile, in a clean folder. The sidecar image runs a
+// bundle instead (packages/sidecar-image/bundle.ts: its code with the packages of
+// packages/sidecar-image inside, no node_modules); this test makes it as the build stage does and
+// reads from esbuild's metafile which packages went in. For each it puts together what the runtime
+// stage copies (dist/ or dist/bundle/, bin/realip.js, package.json, node_modules if any), runs the
 // image's commands' --help through bin/realip.js in the image's environment (NODE_ENV, NODE_OPTIONS)
 // and checks that the sidecar's set holds none of the webhook's libraries. A static check beside it
 // keeps each workspace's list equal to the packages its code imports, lazy imports included (a
 // --help run does not reach the lazily loaded hops).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -18,9 +21,14 @@ import {
   readFileSync,
   rmSync,
 } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePortBelowEphemeral } from '../../devkit/ports.ts';
+import { sidecarArgv } from '../../devkit/sidecar-argv.ts';
+import { bundleSidecar } from '../../packages/sidecar-image/bundle.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -34,6 +42,8 @@ interface Image {
    */
   readonly component: 'sidecar' | 'webhook';
   readonly commands: readonly string[];
+  /** The image runs a bundle of its code and packages (no deps stage, no node_modules). */
+  readonly bundle: boolean;
 }
 
 const IMAGES: readonly Image[] = [
@@ -42,12 +52,14 @@ const IMAGES: readonly Image[] = [
     workspace: 'packages/sidecar-image',
     component: 'sidecar',
     commands: ['sidecar', 'init', 'sidecar-wait'],
+    bundle: true,
   },
   {
     dockerfile: 'Dockerfile.webhook',
     workspace: 'packages/webhook-image',
     component: 'webhook',
     commands: ['webhook', 'check', 'inject'],
+    bundle: false,
   },
 ];
 
@@ -134,6 +146,19 @@ function bytes(path: string): number {
   let sum = 0;
   for (const entry of readdirSync(path)) sum += bytes(join(path, entry));
   return sum;
+}
+
+/** The packages whose files esbuild put in a bundle (inputs under node_modules/). */
+function bundledPackages(inputs: Iterable<string>): Set<string> {
+  const names = new Set<string>();
+  for (const input of inputs) {
+    const parts = input.split('/');
+    const at = parts.lastIndexOf('node_modules');
+    if (at < 0) continue;
+    const first = parts[at + 1]!;
+    names.add(first.startsWith('@') ? `${first}/${parts[at + 2]}` : first);
+  }
+  return names;
 }
 
 /** Every package the lockfile says the named packages pull in, themselves included. */
@@ -224,39 +249,53 @@ describe('each image ships only its own production dependencies', () => {
 
   const sets = new Map<string, Set<string>>();
   for (const image of IMAGES) {
-    test(`${image.dockerfile}: the deps stage installs a set that runs ${image.commands.join(', ')} --help`, (t) => {
-      // The deps stage: package.json, the lockfile and the workspaces, then its RUN steps.
-      const deps = join(work, `${image.workspace.split('/').at(-1)}-deps`);
-      mkdirSync(deps);
-      for (const f of ['package.json', 'package-lock.json', 'packages']) {
-        cpSync(join(ROOT, f), join(deps, f), { recursive: true });
-      }
-      for (const step of depsSteps(image.dockerfile)) {
-        const r = run('bash', ['-c', step], deps);
-        assert.equal(r.status, 0, `${image.dockerfile} deps stage: ${step}: ${r.stderr}`);
-      }
-      // The runtime stage: node_modules from deps, dist/ from build, package.json, bin/realip.js.
-      const app = join(work, `${image.workspace.split('/').at(-1)}-app`);
+    const what = image.bundle ? 'the bundle holds' : 'the deps stage installs';
+    test(`${image.dockerfile}: ${what} a set that runs ${image.commands.join(', ')} --help`, async (t) => {
+      const name = image.workspace.split('/').at(-1)!;
+      const app = join(work, `${name}-app`);
       mkdirSync(join(app, 'bin'), { recursive: true });
-      cpSync(join(deps, 'node_modules'), join(app, 'node_modules'), {
-        recursive: true,
-        verbatimSymlinks: true,
-      });
-      cpSync(dist, join(app, 'dist'), { recursive: true });
+      const wanted = Object.keys(dependencies(join(ROOT, image.workspace, 'package.json')));
+      let names: Set<string>;
+      if (image.bundle) {
+        // The build stage's bundle step; the runtime stage copies dist/bundle/ and nothing else of
+        // the build's (no node_modules, no dist/cli/).
+        const meta = await bundleSidecar(join(app, 'dist/bundle'));
+        names = bundledPackages(Object.keys(meta.inputs));
+        assert.ok(!existsSync(join(app, 'node_modules')));
+        t.diagnostic(
+          `${image.dockerfile}: dist/bundle ${bytes(join(app, 'dist/bundle'))} bytes, ${names.size} packages inside`,
+        );
+      } else {
+        // The deps stage: package.json, the lockfile and the workspaces, then its RUN steps.
+        const deps = join(work, `${name}-deps`);
+        mkdirSync(deps);
+        for (const f of ['package.json', 'package-lock.json', 'packages']) {
+          cpSync(join(ROOT, f), join(deps, f), { recursive: true });
+        }
+        for (const step of depsSteps(image.dockerfile)) {
+          const r = run('bash', ['-c', step], deps);
+          assert.equal(r.status, 0, `${image.dockerfile} deps stage: ${step}: ${r.stderr}`);
+        }
+        // The runtime stage: node_modules from deps, dist/ from build.
+        cpSync(join(deps, 'node_modules'), join(app, 'node_modules'), {
+          recursive: true,
+          verbatimSymlinks: true,
+        });
+        cpSync(dist, join(app, 'dist'), { recursive: true });
+        names = installed(join(app, 'node_modules'));
+        t.diagnostic(
+          `${image.dockerfile}: node_modules ${bytes(join(app, 'node_modules'))} bytes, ${names.size} packages`,
+        );
+      }
       cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
       cpSync(join(ROOT, 'bin/realip.js'), join(app, 'bin/realip.js'));
-
-      const names = installed(join(app, 'node_modules'));
       sets.set(image.dockerfile, names);
       assert.ok(!names.has('typescript'), 'no devDependencies');
+      assert.ok(!names.has('esbuild'), 'no devDependencies');
       assert.ok(!names.has('proxy-protocol-js'), 'proxy-protocol-js is a devDependency (tests and a bench)');
-      const wanted = Object.keys(dependencies(join(ROOT, image.workspace, 'package.json')));
-      for (const name of wanted) assert.ok(names.has(name), `${name} installed`);
+      for (const n of wanted) assert.ok(names.has(n), `${n} in the image`);
       const extra = [...names].filter((n) => !closure(wanted).has(n));
       assert.deepEqual(extra, [], `only what ${wanted.join(', ')} pull in`);
-      t.diagnostic(
-        `${image.dockerfile}: node_modules ${bytes(join(app, 'node_modules'))} bytes, ${names.size} packages`,
-      );
 
       const env = { ...process.env, ...runtimeEnv(image.dockerfile) };
       assert.equal(env.NODE_ENV, 'production');
@@ -271,6 +310,78 @@ describe('each image ships only its own production dependencies', () => {
       }
     });
   }
+
+  test('Dockerfile.sidecar: the bundle runs the sidecar: http and tcp listeners carry the PROXY client to the app', async (t) => {
+    // What --help cannot show: the lazily loaded hops, pino, the native helper (the tcp hop's
+    // splice relay) from the image's layout (/app/sidecar/tcp/native/build/Release/).
+    const app = join(work, 'sidecar-image-app');
+    assert.ok(existsSync(join(app, 'dist/bundle/main.js')), 'the bundle was made');
+    const addon = 'sidecar/tcp/native/build/Release/realip_transparent.node';
+    if (!existsSync(join(ROOT, addon))) {
+      const r = run('bash', ['sidecar/tcp/native/build.sh'], ROOT);
+      assert.equal(r.status, 0, `sidecar/tcp/native/build.sh: ${r.stderr}`);
+    }
+    mkdirSync(join(app, 'sidecar/tcp/native/build/Release'), { recursive: true });
+    cpSync(join(ROOT, addon), join(app, addon));
+
+    const httpApp = http.createServer((req, res) => res.end(`xff=${req.headers['x-forwarded-for']}`));
+    const tcpApp = net.createServer((s) =>
+      s.once('data', (d) => s.end(Buffer.concat([Buffer.from('got '), d]))),
+    );
+    for (const srv of [httpApp, tcpApp]) await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      httpApp.close();
+      tcpApp.close();
+    });
+    const portOf = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
+    const [httpPort, tcpPort, admin] = [
+      await freePortBelowEphemeral(),
+      await freePortBelowEphemeral(),
+      await freePortBelowEphemeral(),
+    ];
+    const args = sidecarArgv(join(app, 'bin/realip.js'), {
+      listeners: [`http:${httpPort}:${portOf(httpApp)}`, `tcp:${tcpPort}:${portOf(tcpApp)}`],
+      trusted: '127.0.0.0/8',
+      adminPort: admin!,
+      adminHost: '127.0.0.1',
+    });
+    const env = { ...process.env, ...runtimeEnv('Dockerfile.sidecar') };
+    const child = spawn(NODE, args, { cwd: app, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    t.after(() => child.kill('SIGKILL'));
+    const deadline = Date.now() + 15_000;
+    while (!err.includes('"msg":"sidecar ready"')) {
+      assert.ok(child.exitCode === null, `the bundled sidecar exited ${child.exitCode}: ${err}`);
+      assert.ok(Date.now() < deadline, `not ready within 15 s: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const exchange = (port: number, bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => c.end(bytes));
+        let got = '';
+        c.on('data', (d) => {
+          got += d.toString('latin1');
+        });
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+    const header = 'PROXY TCP4 198.51.100.7 10.0.0.1 4242 80\r\n';
+    const viaHttp = await exchange(
+      httpPort!,
+      `${header}GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(viaHttp, /^HTTP\/1.1 200 [\s\S]*xff=198\.51\.100\.7$/);
+    // The tcp hop's default: a fresh PROXY v2 header (its 12-byte signature; the client 198.51.100.7
+    // is its first address), then the bytes.
+    const viaTcp = Buffer.from(await exchange(tcpPort!, `${header}hello`), 'latin1');
+    const v2 = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
+    assert.ok(viaTcp.subarray(4, 16).equals(v2), `a PROXY v2 header: ${viaTcp.toString('hex')}`);
+    assert.equal(viaTcp.subarray(4 + 16, 4 + 20).toString('hex'), 'c6336407', 'its source is the client');
+    assert.ok(viaTcp.toString('latin1').endsWith('hello'));
+  });
 
   test("the sidecar's set holds none of the webhook's libraries", () => {
     const sidecar = sets.get('Dockerfile.sidecar');

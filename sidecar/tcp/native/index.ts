@@ -65,8 +65,12 @@ export interface TransparentNative {
 }
 
 const ADDON = 'realip_transparent.node';
-/** From the sources (sidecar/tcp/native/) and from the compiled tree (dist/sidecar/tcp/native/). */
-const CANDIDATES = [`./build/Release/${ADDON}`, `../../../../sidecar/tcp/native/build/Release/${ADDON}`];
+/** Beside the sources; from dist/sidecar/tcp/native/; from the sidecar image's dist/bundle/. */
+const CANDIDATES = [
+  `./build/Release/${ADDON}`,
+  `../../../../sidecar/tcp/native/build/Release/${ADDON}`,
+  `../../sidecar/tcp/native/build/Release/${ADDON}`,
+];
 
 let loaded: TransparentNative | undefined;
 
