@@ -38,9 +38,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePortBelowEphemeral, waitForPort } from '../devkit/ports.ts';
 import { sidecarArgv } from '../devkit/sidecar-argv.ts';
-import { bundleSidecar } from '../packages/sidecar-image/bundle.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 import { haproxy, nginx, processTree, tempDir } from './lib/procs.ts';
+import { childEnv, imageEnv, sidecarImage } from './lib/images.ts';
 
 const REPO = new URL('../', import.meta.url).pathname;
 const APP = join(REPO, '.cache/footprint-app');
@@ -151,24 +151,6 @@ function rss(pid: number): Rss {
   return { total: total / 1024, anon: anon / 1024 };
 }
 
-/** The final stage's ENV of a Dockerfile (NODE_ENV, NODE_OPTIONS), so the bench follows the image. */
-function imageEnv(dockerfile: string): Record<string, string> {
-  const text = readFileSync(join(REPO, dockerfile), 'utf8').replace(/\\\n/g, ' ');
-  const final = text.split(/^FROM\s/m).at(-1) ?? '';
-  const env: Record<string, string> = {};
-  for (const m of final.matchAll(/^ENV\s+(\w+)=(.*)$/gm)) env[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, '$1');
-  return env;
-}
-
-/** The parent's environment without its Node and realip settings, plus the image's. */
-function childEnv(image: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('NODE_') && !k.startsWith('REALIP_') && !k.startsWith('npm_')) env[k] = v;
-  }
-  return { ...env, ...image, ...extra };
-}
-
 // ---- the /app folder ------------------------------------------------------------------------------
 async function buildApp(): Promise<void> {
   rmSync(APP, { recursive: true, force: true });
@@ -186,17 +168,11 @@ async function buildApp(): Promise<void> {
   writeFileSync(join(APP, 'empty.js'), '');
   symlinkSync(join(REPO, 'node_modules'), join(APP, 'node_modules'));
   const addon = 'sidecar/tcp/native/build/Release/realip_transparent.node';
-  rmSync(SIDECAR_APP, { recursive: true, force: true });
-  mkdirSync(join(SIDECAR_APP, 'bin'), { recursive: true });
-  process.stdout.write('bundling to .cache/footprint-sidecar-app/dist/bundle ...\n');
-  await bundleSidecar(join(SIDECAR_APP, 'dist/bundle'));
-  copyFileSync(join(REPO, 'bin/realip.js'), join(SIDECAR_APP, 'bin/realip.js'));
-  copyFileSync(join(REPO, 'package.json'), join(SIDECAR_APP, 'package.json'));
-  for (const app of [APP, SIDECAR_APP]) {
-    if (!existsSync(join(REPO, addon))) break;
-    mkdirSync(join(app, 'sidecar/tcp/native/build/Release'), { recursive: true });
-    copyFileSync(join(REPO, addon), join(app, addon));
+  if (existsSync(join(REPO, addon))) {
+    mkdirSync(join(APP, 'sidecar/tcp/native/build/Release'), { recursive: true });
+    copyFileSync(join(REPO, addon), join(APP, addon));
   }
+  await sidecarImage('footprint-sidecar-app');
 }
 
 // ---- the sidecar: start to ready, idle RSS --------------------------------------------------------

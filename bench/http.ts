@@ -30,7 +30,8 @@ import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
 import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
-import { compiledCli, edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
+import { edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
+import { sidecarImage } from './lib/images.ts';
 
 const run = promisify(execFile);
 
@@ -137,22 +138,28 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     const proxies: ProxyUnderTest[] = [];
     const want = (n: string) => !only || only.includes(n);
     if (want('realip')) {
-      const cli = await compiledCli();
+      const image = await sidecarImage();
+      const cli = image.entry;
       const port = await freeEphemeralPort();
       const admin = await freeEphemeralPort();
-      const child = startChild('realip', 'taskset', [
-        '-c',
-        String(PROXY_CORE),
-        process.execPath,
-        ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-        ...sidecarArgv(cli, {
-          listeners: [`http:${port}:${appPort}`],
-          trusted: '127.0.0.0/8',
-          adminPort: admin,
-          adminHost: '127.0.0.1',
-          args: ['--log-level', 'warn'],
-        }),
-      ]);
+      const child = startChild(
+        'realip',
+        'taskset',
+        [
+          '-c',
+          String(PROXY_CORE),
+          process.execPath,
+          ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+          ...sidecarArgv(cli, {
+            listeners: [`http:${port}:${appPort}`],
+            trusted: '127.0.0.0/8',
+            adminPort: admin,
+            adminHost: '127.0.0.1',
+            args: ['--log-level', 'warn'],
+          }),
+        ],
+        image.env,
+      );
       children.push(child);
       proxies.push({ name: 'realip', port, child });
     }
@@ -298,6 +305,13 @@ backend b
     for (const p of proxies)
       mem.push([p.name, (idle.get(p.name) ?? 0).toFixed(1), (idle.get(`${p.name}@${BIG}`) ?? 0).toFixed(1)]);
     print(mem);
+    const ours = idle.get(`realip@${BIG}`);
+    const theirs = idle.get(`nginx@${BIG}`);
+    if (ours !== undefined && theirs !== undefined) {
+      process.stdout.write(
+        `goal (issue 17, image configuration): sidecar RSS at ${BIG} HTTP connections ${ours.toFixed(1)} MB (<= 64): ${ours <= 64 ? 'met' : 'missed'}; ${(ours / theirs).toFixed(2)}x nginx (${theirs.toFixed(1)} MB)\n`,
+      );
+    }
   } catch (err) {
     for (const c of children) if (c.stderr()) process.stderr.write(`--- ${c.name} stderr:\n${c.stderr()}\n`);
     throw err;

@@ -39,7 +39,8 @@ import { requireTool } from '../devkit/tools.ts';
 import { forget, killOnExit, removeOnExit } from './lib/exit-cleanup.ts';
 import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
 import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
-import { compiledCli, edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
+import { edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
+import { sidecarImage } from './lib/images.ts';
 
 const NAME = 'bench:http2';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -156,23 +157,29 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s; http
 
     const proxies: ProxyUnderTest[] = [];
     if (want('realip')) {
-      const cli = await compiledCli();
+      const image = await sidecarImage();
+      const cli = image.entry;
       const port = await freeEphemeralPort();
       const admin = await freeEphemeralPort();
       const child = keep(
-        startChild('realip', 'taskset', [
-          '-c',
-          String(PROXY_CORE),
-          process.execPath,
-          ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-          ...sidecarArgv(cli, {
-            listeners: [`http2:${port}:${appPort}`],
-            trusted: '127.0.0.0/8',
-            adminPort: admin,
-            adminHost: '127.0.0.1',
-            args: ['--log-level', 'warn'],
-          }),
-        ]),
+        startChild(
+          'realip',
+          'taskset',
+          [
+            '-c',
+            String(PROXY_CORE),
+            process.execPath,
+            ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+            ...sidecarArgv(cli, {
+              listeners: [`http2:${port}:${appPort}`],
+              trusted: '127.0.0.0/8',
+              adminPort: admin,
+              adminHost: '127.0.0.1',
+              args: ['--log-level', 'warn'],
+            }),
+          ],
+          image.env,
+        ),
       );
       proxies.push({ name: 'realip', port, child });
     }

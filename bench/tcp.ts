@@ -13,7 +13,8 @@
  * machine's noise is in the spread between runs, not in these lines).
  *
  * Env: BENCH_SECONDS (default 4), BENCH_CONNS (default 1000), BENCH_SKIP_TRANSPARENT=1,
- * BENCH_SIDECAR_NODE_OPTIONS (NODE_OPTIONS for the sidecar only, e.g. --max-semi-space-size=1).
+ * BENCH_SIDECAR_NODE_OPTIONS (NODE_OPTIONS for the sidecar only, in place of the image's). The
+ * sidecar runs as its image runs it (bench/lib/images.ts: the bundle, the Dockerfile's ENV).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -32,15 +33,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freeEphemeralPort } from '../devkit/ports.ts';
 import { encodeV2 } from '../sidecar/proxy-protocol/encode.ts';
+import { sidecarImage } from './lib/images.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONNS = Number(process.env.BENCH_CONNS ?? 1000);
 let ENTRY = '';
-/** BENCH_SIDECAR_NODE_OPTIONS, e.g. --max-semi-space-size=1, is given to the sidecar only. */
-const SIDECAR_ENV: NodeJS.ProcessEnv = process.env.BENCH_SIDECAR_NODE_OPTIONS
-  ? { ...process.env, NODE_OPTIONS: process.env.BENCH_SIDECAR_NODE_OPTIONS }
-  : process.env;
+/** The image's environment; BENCH_SIDECAR_NODE_OPTIONS replaces its NODE_OPTIONS. */
+let SIDECAR_ENV: NodeJS.ProcessEnv = process.env;
 const TICKS = 100; // USER_HZ
 const PROXY_CORE = '1';
 const LOAD_CORE = '0';
@@ -169,20 +169,6 @@ function backendBinary(): string {
     execFileSync('gcc', ['-O2', '-o', out, src], { stdio: 'inherit' });
   }
   return out;
-}
-
-/** The sidecar as shipped: the compiled dist/ (type stripping of the .ts sources costs ~30 MiB RSS). */
-function sidecarEntry(): string {
-  // tsc emits even when someone else's work in progress has type errors.
-  spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const js = join(ROOT, 'dist/cli/main.js');
-  return existsSync(js) ? js : join(ROOT, 'cli/main.ts');
 }
 
 // ---------- load ----------
@@ -346,6 +332,14 @@ function loopbackGoals(ours: Row, nginx: Row): string[] {
         what: `CPU per GB ${ours.cpuPerGB.toFixed(2)} vs ${nginx.cpuPerGB.toFixed(2)} s`,
         ratio: gb,
         ok: gb <= 1,
+      },
+    ]),
+    // In MiB, as every bench reports RSS (the issue's MB figures came from the same counting).
+    goal(`RSS at ${CONNS} connections <= 64 MiB (image configuration)`, [
+      {
+        what: `RSS ${ours.rssOpen.toFixed(1)} vs ${nginx.rssOpen.toFixed(1)} MiB`,
+        ratio: ours.rssOpen / nginx.rssOpen,
+        ok: ours.rssOpen <= 64,
       },
     ]),
   ];
@@ -553,7 +547,11 @@ async function transparentSuite(): Promise<Row[]> {
 async function main(): Promise<void> {
   // The load and this process's threads on core 0; each proxy on core 1.
   spawnSync('taskset', ['-a', '-cp', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
-  ENTRY = sidecarEntry();
+  const image = await sidecarImage();
+  ENTRY = image.entry;
+  SIDECAR_ENV = process.env.BENCH_SIDECAR_NODE_OPTIONS
+    ? { ...image.env, NODE_OPTIONS: process.env.BENCH_SIDECAR_NODE_OPTIONS }
+    : image.env;
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   process.stdout.write(
     `bench:tcp  ${SECONDS}s per measurement, proxy on core ${PROXY_CORE}, load on core ${LOAD_CORE}\nsidecar: ${ENTRY.replace(ROOT, '')}; load average before: ${load}\n\nloopback: client -> proxy (PROXY v2 in, PROXY v2/v1 out) -> backend\n`,

@@ -3,8 +3,12 @@
 // server calls it: keep-alive HTTPS, JSON AdmissionReview in, JSONPatch out. The webhook runs as
 // its own process pinned to one core (taskset -c 0, info logging on, to /dev/null); the load
 // generator runs here. Two runs: a fixed 200 req/s (open loop, latency from the scheduled send
-// time, so a stall is not hidden) and the maximum rate (closed loop, 16 connections).
-// Goals: p99 <= 5 ms at 200 req/s; >= 2000 admissions/s on one core.
+// time, so a stall is not hidden), a fixed 1000 req/s (the memory goal's load), and the maximum rate
+// (closed loop, 16 connections). The webhook runs as its image runs it (bench/lib/images.ts:
+// compiled dist/, the Dockerfile's ENV); its RSS is sampled idle (after a settle) and every 250 ms
+// during each run (the peak is shown).
+// Goals: p99 <= 5 ms at 200 req/s; >= 2000 admissions/s on one core; RSS idle <= 80 MB and
+// <= 120 MB at 1000 admissions/s (issue 17).
 // BENCH_SECONDS (default 10) sets the duration of each run; BENCH_WEBHOOK_LOG_LEVEL (default info) the
 // webhook's log level (one line per admission at info).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -16,6 +20,8 @@ import { join } from 'node:path';
 import { freeEphemeralPort } from '../devkit/ports.ts';
 import { postMutate, webhookArgv } from '../devkit/webhook-client.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
+import { webhookImage } from './lib/images.ts';
+import { rssMB } from './lib/procs.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -70,6 +76,8 @@ function cpuMs(pid: number | undefined): number {
 interface Row {
   scenario: string;
   cpuUsPerAdmission?: number;
+  /** Peak RSS of the webhook during the run, MB (sampled every 250 ms). */
+  peakRssMB?: number;
   requests: number;
   rate: number;
   p50: number;
@@ -143,38 +151,53 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'tls.key'), b.key);
     const port = await freeEphemeralPort();
     const metricsPort = await freeEphemeralPort();
-    const args = webhookArgv(join(ROOT, 'bin/realip.js'), { port, metricsPort });
+    const image = await webhookImage();
+    const args = webhookArgv(image.entry, { port, metricsPort });
     // BENCH_PIN=0 runs the webhook unpinned (on a busy shared machine pinning to one core that is
     // also serving other work inflates tail latency); the CPU-per-admission column holds either way.
     const pinned = process.env.BENCH_PIN !== '0' && hasTaskset();
     child = pinned
-      ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: 'ignore', env: benchEnv(dir) })
-      : spawn(process.execPath, args, { stdio: 'ignore', env: benchEnv(dir) });
+      ? spawn('taskset', ['-c', '0', process.execPath, ...args], {
+          stdio: 'ignore',
+          env: benchEnv(dir, image.env),
+        })
+      : spawn(process.execPath, args, { stdio: 'ignore', env: benchEnv(dir, image.env) });
     await waitReady(metricsPort);
+    await new Promise((r) => setTimeout(r, 3000));
+    const idleRss = rssMB(child.pid ?? 0);
     // warm up (JIT, TLS sessions)
     const warm = new https.Agent({ keepAlive: true, maxSockets: 8 });
     for (let i = 0; i < 2000; i++) await once(warm, port, b.ca);
     warm.destroy();
     const rows: Row[] = [];
-    for (const run of [() => fixedRate(port, b.ca, 200), () => maxRate(port, b.ca, 16)]) {
+    for (const run of [
+      () => fixedRate(port, b.ca, 200),
+      () => fixedRate(port, b.ca, 1000),
+      () => maxRate(port, b.ca, 16),
+    ]) {
       const before = cpuMs(child.pid);
+      let peak = 0;
+      const pid = child.pid ?? 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMB(pid))), 250);
       const row = await run();
+      clearInterval(sampler);
       row.cpuUsPerAdmission = ((cpuMs(child.pid) - before) * 1000) / row.requests;
+      row.peakRssMB = Math.max(peak, rssMB(pid));
       rows.push(row);
     }
     console.log(
       `realip webhook, typical pod (web-deployment), TLS keep-alive, ${SECONDS}s per run, webhook ${pinned ? 'pinned to 1 core (taskset -c 0)' : 'unpinned'}, log level ${process.env.BENCH_WEBHOOK_LOG_LEVEL ?? 'info'}, node ${process.version}`,
     );
     console.log(
-      '| scenario | requests | admissions/s | p50 ms | p90 ms | p99 ms | max ms | webhook CPU µs/admission |',
+      '| scenario | requests | admissions/s | p50 ms | p90 ms | p99 ms | max ms | webhook CPU µs/admission | peak RSS MB |',
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       console.log(
-        `| ${r.scenario} | ${r.requests} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} | ${r.cpuUsPerAdmission?.toFixed(0) ?? '?'} |`,
+        `| ${r.scenario} | ${r.requests} | ${r.rate.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} | ${r.cpuUsPerAdmission?.toFixed(0) ?? '?'} | ${r.peakRssMB?.toFixed(1) ?? '?'} |`,
       );
     }
-    const [fixed, max] = rows as [Row, Row];
+    const [fixed, at1000, max] = rows as [Row, Row, Row];
     // CPU time per admission does not depend on what else the machine runs: the one-core ceiling.
     console.log(
       `webhook CPU per admission at max rate: ${max.cpuUsPerAdmission?.toFixed(0)} µs -> about ${(1e6 / (max.cpuUsPerAdmission ?? Number.NaN)).toFixed(0)} admissions/s per fully used core`,
@@ -182,15 +205,19 @@ async function main(): Promise<void> {
     console.log(
       `goals: p99 at 200 req/s ${fixed.p99.toFixed(2)} ms (<= 5: ${fixed.p99 <= 5 ? 'met' : 'NOT met'}); max ${max.rate.toFixed(0)}/s (>= 2000: ${max.rate >= 2000 ? 'met' : 'NOT met'})`,
     );
+    const peak1000 = at1000.peakRssMB ?? Number.NaN;
+    console.log(
+      `goals (issue 17, image configuration): webhook idle RSS ${idleRss.toFixed(1)} MB (<= 80: ${idleRss <= 80 ? 'met' : 'NOT met'}); peak RSS at 1000 admissions/s ${peak1000.toFixed(1)} MB, at ${at1000.rate.toFixed(0)}/s achieved (<= 120: ${peak1000 <= 120 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     child?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function benchEnv(dir: string): NodeJS.ProcessEnv {
+function benchEnv(dir: string, image: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
-    ...process.env,
+    ...image,
     REALIP_TLS_CERT_FILE: join(dir, 'tls.crt'),
     REALIP_TLS_KEY_FILE: join(dir, 'tls.key'),
     REALIP_NATIVE_SIDECAR: 'on',

@@ -1,32 +1,10 @@
 /**
- * What the HTTP benches share around the proxies under test: the compiled JavaScript realip runs
- * as (the image's form), and the HAProxy edge (mode tcp) that sends PROXY v2 to each proxy and
+ * What the HTTP benches share around the proxies under test (realip runs as its image runs it:
+ * images.ts): the HAProxy edge (mode tcp) that sends PROXY v2 to each proxy and
  * plain TCP to the app ("direct", the baseline for added latency).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { freeEphemeralPort } from '../../devkit/ports.ts';
 import type { Child } from './procs.ts';
-
-const run = promisify(execFile);
-const REPO = new URL('../..', import.meta.url).pathname;
-
-/**
- * Compiles the sources to .cache/bench-dist and returns the CLI entry: the compiled JavaScript, as
- * the image and an installed package run it (Node's type stripping of the sources costs ~30 MB RSS
- * and some start-up; not what production pays).
- */
-export async function compiledCli(): Promise<string> {
-  process.stdout.write('compiling to .cache/bench-dist ...\n');
-  await run(process.execPath, [
-    `${REPO}node_modules/typescript/bin/tsc`,
-    '-p',
-    `${REPO}tsconfig.build.json`,
-    '--outDir',
-    `${REPO}.cache/bench-dist`,
-  ]);
-  return `${REPO}.cache/bench-dist/cli/main.js`;
-}
 
 /** A proxy the bench measures: its name in the tables, its listening port, its process. */
 export interface ProxyUnderTest {
