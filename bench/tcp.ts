@@ -9,6 +9,9 @@
  *             proxy CPU microseconds per connection
  *   rss       proxy resident memory (whole process tree) with 1000 connections open
  *
+ * realip runs three times: splice relay, JS relay, and splice relay with --log-connections none
+ * (its default writes one "connection closed" line per connection; nginx stream writes none).
+ *
  * Then issue 17's goals, each with its figures, ratios and "met" or "missed" (one run: the
  * machine's noise is in the spread between runs, not in these lines).
  *
@@ -370,7 +373,14 @@ async function loopbackSuite(): Promise<Row[]> {
   try {
     await waitPort('127.0.0.1', backendPort);
 
-    for (const relay of ['splice', 'js'] as const) {
+    // The third row is the first with no "connection closed" line per connection (the default,
+    // --log-connections all, writes one; nginx stream writes none): what that line costs.
+    const variants = [
+      { name: 'realip tcp, splice relay', relay: 'splice', extra: [] },
+      { name: 'realip tcp, js relay', relay: 'js', extra: [] },
+      { name: 'realip tcp, splice, no conn log', relay: 'splice', extra: ['--log-connections', 'none'] },
+    ] as const;
+    for (const { name, relay, extra } of variants) {
       const rp = await freeEphemeralPort();
       const realip = launch(
         [
@@ -390,10 +400,11 @@ async function loopbackSuite(): Promise<Row[]> {
           '127.0.0.1',
           '--tcp-relay',
           relay,
+          ...extra,
         ],
         SIDECAR_ENV,
       );
-      rows.push(await measure(`realip tcp, ${relay} relay`, '127.0.0.1', rp, realip));
+      rows.push(await measure(name, '127.0.0.1', rp, realip));
       await realip.stop();
     }
 
@@ -560,6 +571,7 @@ async function main(): Promise<void> {
   const row = (rows: Row[], name: string) => rows.find((r) => r.name === name);
   const splice = row(loop, 'realip tcp, splice relay');
   const js = row(loop, 'realip tcp, js relay');
+  const quiet = row(loop, 'realip tcp, splice, no conn log');
   const nginx = row(loop, 'nginx stream (proxy_protocol)');
   const haproxy = row(loop, 'HAProxy (send-proxy-v2)');
   process.stdout.write('\nratios\n');
@@ -568,6 +580,8 @@ async function main(): Promise<void> {
     [js, nginx],
     [splice, haproxy],
     [splice, js],
+    [quiet, splice],
+    [quiet, nginx],
   ] as const) {
     if (a && b) process.stdout.write(`${ratios(a, b)}\n`);
   }
