@@ -23,15 +23,7 @@
  * sampled, median shown), BENCH_SETTLE_MS (default 3000), BENCH_MODULE_RUNS (default 3).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +32,7 @@ import { freePortBelowEphemeral, waitForPort } from '../devkit/ports.ts';
 import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { generateCertBundle } from '../webhook/certs.ts';
 import { haproxy, nginx, processTree, tempDir } from './lib/procs.ts';
-import { childEnv, imageEnv, sidecarImage } from './lib/images.ts';
+import { childEnv, copyNativeHelper, imageEnv, sidecarImage, webhookImage } from './lib/images.ts';
 
 const REPO = new URL('../', import.meta.url).pathname;
 const APP = join(REPO, '.cache/footprint-app');
@@ -152,26 +144,14 @@ function rss(pid: number): Rss {
 }
 
 // ---- the /app folder ------------------------------------------------------------------------------
+/**
+ * The webhook image's /app (also the sidecar's layout before the bundle, dist/ + node_modules, with
+ * the native helper: the reference rows), and the sidecar image's.
+ */
 async function buildApp(): Promise<void> {
-  rmSync(APP, { recursive: true, force: true });
-  mkdirSync(join(APP, 'bin'), { recursive: true });
-  process.stdout.write('compiling to .cache/footprint-app/dist ...\n');
-  await run(process.execPath, [
-    join(REPO, 'node_modules/typescript/bin/tsc'),
-    '-p',
-    join(REPO, 'tsconfig.build.json'),
-    '--outDir',
-    join(APP, 'dist'),
-  ]);
-  copyFileSync(join(REPO, 'bin/realip.js'), join(APP, 'bin/realip.js'));
-  copyFileSync(join(REPO, 'package.json'), join(APP, 'package.json'));
+  await webhookImage('footprint-app');
   writeFileSync(join(APP, 'empty.js'), '');
-  symlinkSync(join(REPO, 'node_modules'), join(APP, 'node_modules'));
-  const addon = 'sidecar/tcp/native/build/Release/realip_transparent.node';
-  if (existsSync(join(REPO, addon))) {
-    mkdirSync(join(APP, 'sidecar/tcp/native/build/Release'), { recursive: true });
-    copyFileSync(join(REPO, addon), join(APP, addon));
-  }
+  copyNativeHelper(APP);
   await sidecarImage('footprint-sidecar-app');
 }
 

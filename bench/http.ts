@@ -25,13 +25,11 @@ import { CRLFCRLF } from '../sidecar/http/chars.ts';
 import { RequestHead } from '../sidecar/http/request-head.ts';
 import { ResponseTracker } from '../sidecar/http/response.ts';
 import { freeEphemeralPort, waitForPort } from '../devkit/ports.ts';
-import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { HeadRewriter } from '../sidecar/http/rewrite.ts';
-import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
+import { type Child, cpuMicros, haproxy, nginx, rssMB, tempDir } from './lib/procs.ts';
 import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
-import { edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
-import { sidecarImage } from './lib/images.ts';
+import { edgeConfig, type ProxyUnderTest, startRealip } from './lib/edge.ts';
 
 const run = promisify(execFile);
 
@@ -138,30 +136,9 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     const proxies: ProxyUnderTest[] = [];
     const want = (n: string) => !only || only.includes(n);
     if (want('realip')) {
-      const image = await sidecarImage();
-      const cli = image.entry;
-      const port = await freeEphemeralPort();
-      const admin = await freeEphemeralPort();
-      const child = startChild(
-        'realip',
-        'taskset',
-        [
-          '-c',
-          String(PROXY_CORE),
-          process.execPath,
-          ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-          ...sidecarArgv(cli, {
-            listeners: [`http:${port}:${appPort}`],
-            trusted: '127.0.0.0/8',
-            adminPort: admin,
-            adminHost: '127.0.0.1',
-            args: ['--log-level', 'warn'],
-          }),
-        ],
-        image.env,
-      );
-      children.push(child);
-      proxies.push({ name: 'realip', port, child });
+      const realip = await startRealip('http', appPort, PROXY_CORE);
+      children.push(realip.child);
+      proxies.push(realip);
     }
     if (want('nginx')) {
       const port = await freeEphemeralPort();

@@ -34,13 +34,11 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { freeEphemeralPort, waitForPort } from '../devkit/ports.ts';
-import { sidecarArgv } from '../devkit/sidecar-argv.ts';
 import { requireTool } from '../devkit/tools.ts';
 import { forget, killOnExit, removeOnExit } from './lib/exit-cleanup.ts';
-import { type Child, cpuMicros, haproxy, nginx, rssMB, startChild, tempDir } from './lib/procs.ts';
+import { type Child, cpuMicros, haproxy, nginx, rssMB, tempDir } from './lib/procs.ts';
 import { durationMs, loadAverage, median, print, spread } from './lib/table.ts';
-import { edgeConfig, type ProxyUnderTest } from './lib/edge.ts';
-import { sidecarImage } from './lib/images.ts';
+import { edgeConfig, type ProxyUnderTest, startRealip } from './lib/edge.ts';
 
 const NAME = 'bench:http2';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -157,31 +155,9 @@ http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s; http
 
     const proxies: ProxyUnderTest[] = [];
     if (want('realip')) {
-      const image = await sidecarImage();
-      const cli = image.entry;
-      const port = await freeEphemeralPort();
-      const admin = await freeEphemeralPort();
-      const child = keep(
-        startChild(
-          'realip',
-          'taskset',
-          [
-            '-c',
-            String(PROXY_CORE),
-            process.execPath,
-            ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-            ...sidecarArgv(cli, {
-              listeners: [`http2:${port}:${appPort}`],
-              trusted: '127.0.0.0/8',
-              adminPort: admin,
-              adminHost: '127.0.0.1',
-              args: ['--log-level', 'warn'],
-            }),
-          ],
-          image.env,
-        ),
-      );
-      proxies.push({ name: 'realip', port, child });
+      const realip = await startRealip('http2', appPort, PROXY_CORE);
+      keep(realip.child);
+      proxies.push(realip);
     }
     if (want('nginx')) {
       const port = await freeEphemeralPort();

@@ -12,7 +12,7 @@ if (major < 24) {
 }
 // In a source checkout Node 24 runs the TypeScript sources directly (always current); an installed
 // package has no sources (and Node will not strip types under node_modules), so it runs dist/; the
-// sidecar image has neither, only the bundle (packages/sidecar-image/bundle.mjs).
+// sidecar image has neither, only the bundle (packages/sidecar-image/bundle.ts).
 const source = new URL('../cli/main.ts', import.meta.url);
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 const entry =

@@ -1,16 +1,51 @@
 /**
- * What the HTTP benches share around the proxies under test (realip runs as its image runs it:
- * images.ts): the HAProxy edge (mode tcp) that sends PROXY v2 to each proxy and
- * plain TCP to the app ("direct", the baseline for added latency).
+ * What the HTTP benches share around the proxies under test: realip started as its image runs it
+ * (images.ts), and the HAProxy edge (mode tcp) that sends PROXY v2 to each proxy and plain TCP to
+ * the app ("direct", the baseline for added latency).
  */
 import { freeEphemeralPort } from '../../devkit/ports.ts';
-import type { Child } from './procs.ts';
+import { sidecarArgv } from '../../devkit/sidecar-argv.ts';
+import { sidecarImage } from './images.ts';
+import { type Child, startChild } from './procs.ts';
 
 /** A proxy the bench measures: its name in the tables, its listening port, its process. */
 export interface ProxyUnderTest {
   readonly name: string;
   readonly port: number;
   readonly child: Child;
+}
+
+/**
+ * realip with one `mode` listener in front of the app, pinned to `core`, in the image's layout and
+ * ENV; BENCH_NODE_FLAGS adds node flags (e.g. --cpu-prof).
+ */
+export async function startRealip(
+  mode: 'http' | 'http2',
+  appPort: number,
+  core: number,
+): Promise<ProxyUnderTest> {
+  const image = await sidecarImage();
+  const port = await freeEphemeralPort();
+  const admin = await freeEphemeralPort();
+  const child = startChild(
+    'realip',
+    'taskset',
+    [
+      '-c',
+      String(core),
+      process.execPath,
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      ...sidecarArgv(image.entry, {
+        listeners: [`${mode}:${port}:${appPort}`],
+        trusted: '127.0.0.0/8',
+        adminPort: admin,
+        adminHost: '127.0.0.1',
+        args: ['--log-level', 'warn'],
+      }),
+    ],
+    image.env,
+  );
+  return { name: 'realip', port, child };
 }
 
 export interface Edge {

@@ -38,7 +38,8 @@ export function childEnv(
   return { ...env, ...image, ...extra };
 }
 
-export interface SidecarImage {
+/** One image's /app under .cache/, and how to run its commands. */
+export interface AppImage {
   /** The folder (/app of the image). */
   readonly app: string;
   /** bin/realip.js in it: the image's entrypoint. */
@@ -47,44 +48,43 @@ export interface SidecarImage {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** Builds the image's /app under .cache/<name> (bundling the current sources) and says how to run it. */
-export async function sidecarImage(name = 'bench-sidecar-app'): Promise<SidecarImage> {
+/** An empty .cache/<name> with what every runtime stage copies: bin/realip.js and package.json. */
+function freshApp(name: string, dockerfile: string): AppImage {
   const app = join(REPO, '.cache', name);
   rmSync(app, { recursive: true, force: true });
   mkdirSync(join(app, 'bin'), { recursive: true });
-  process.stdout.write(`bundling the sidecar image's code to .cache/${name}/dist/bundle ...\n`);
-  await bundleSidecar(join(app, 'dist/bundle'));
   copyFileSync(join(REPO, 'bin/realip.js'), join(app, 'bin/realip.js'));
   copyFileSync(join(REPO, 'package.json'), join(app, 'package.json'));
-  if (existsSync(join(REPO, ADDON))) {
-    mkdirSync(join(app, 'sidecar/tcp/native/build/Release'), { recursive: true });
-    copyFileSync(join(REPO, ADDON), join(app, ADDON));
-  }
-  return { app, entry: join(app, 'bin/realip.js'), env: childEnv(imageEnv('Dockerfile.sidecar')) };
+  return { app, entry: join(app, 'bin/realip.js'), env: childEnv(imageEnv(dockerfile)) };
 }
 
-/** How to run one image's commands. */
-export interface WebhookImage {
-  readonly app: string;
-  readonly entry: string;
-  readonly env: NodeJS.ProcessEnv;
+/** The transparent hop's native helper where Dockerfile.sidecar puts it (when it was built). */
+export function copyNativeHelper(app: string): void {
+  if (!existsSync(join(REPO, ADDON))) return;
+  mkdirSync(join(app, 'sidecar/tcp/native/build/Release'), { recursive: true });
+  copyFileSync(join(REPO, ADDON), join(app, ADDON));
+}
+
+/** Builds the sidecar image's /app under .cache/<name> (bundling the current sources). */
+export async function sidecarImage(name = 'bench-sidecar-app'): Promise<AppImage> {
+  const image = freshApp(name, 'Dockerfile.sidecar');
+  process.stdout.write(`bundling the sidecar image's code to .cache/${name}/dist/bundle ...\n`);
+  await bundleSidecar(join(image.app, 'dist/bundle'));
+  copyNativeHelper(image.app);
+  return image;
 }
 
 /** Builds the webhook image's /app under .cache/<name> (compiling the current sources). */
-export async function webhookImage(name = 'bench-webhook-app'): Promise<WebhookImage> {
-  const app = join(REPO, '.cache', name);
-  rmSync(app, { recursive: true, force: true });
-  mkdirSync(join(app, 'bin'), { recursive: true });
+export async function webhookImage(name = 'bench-webhook-app'): Promise<AppImage> {
+  const image = freshApp(name, 'Dockerfile.webhook');
   process.stdout.write(`compiling the webhook image's code to .cache/${name}/dist ...\n`);
   await promisify(execFile)(process.execPath, [
     join(REPO, 'node_modules/typescript/bin/tsc'),
     '-p',
     join(REPO, 'tsconfig.build.json'),
     '--outDir',
-    join(app, 'dist'),
+    join(image.app, 'dist'),
   ]);
-  copyFileSync(join(REPO, 'bin/realip.js'), join(app, 'bin/realip.js'));
-  copyFileSync(join(REPO, 'package.json'), join(app, 'package.json'));
-  symlinkSync(join(REPO, 'node_modules'), join(app, 'node_modules'));
-  return { app, entry: join(app, 'bin/realip.js'), env: childEnv(imageEnv('Dockerfile.webhook')) };
+  symlinkSync(join(REPO, 'node_modules'), join(image.app, 'node_modules'));
+  return image;
 }

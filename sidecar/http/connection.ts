@@ -712,18 +712,12 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     this.client.destroy();
   }
 
-  /** The first request starts like a TLS ClientHello: nothing to answer, the client would not read it. */
   /**
    * The connection started with the HTTP/2 preface: it leaves this hop, with every byte read so
    * far put back, for the listener's HTTP/2 proxy (no app connection was made, nothing was
-   * forwarded, and it is reported by the HTTP/2 side when it ends). Without one: the 505 of old.
+   * forwarded, and it is reported by the HTTP/2 side when it ends).
    */
   private toHttp2(buf: Buffer, pos: number): void {
-    const toHttp2 = this.hop.http2;
-    if (toHttp2 === null) {
-      this.fail(505, 'HTTP_VERSION_NOT_SUPPORTED');
-      return;
-    }
     this.finished = true;
     this.state = Q_STOP;
     this.pauses |= P_STOP;
@@ -737,9 +731,10 @@ export class HttpConnection implements ResponseSink, SweptConnection {
     if (this.onData !== null) c.removeListener('data', this.onData);
     this.hop.closed(this);
     c.unshift(pos === 0 ? buf : buf.subarray(pos));
-    toHttp2(this.conn);
+    this.hop.http2(this.conn);
   }
 
+  /** The first request starts like a TLS ClientHello: nothing to answer, the client would not read it. */
   private tlsOnHttp(): void {
     this.hop.metrics.httpErrors.inc({ status: 0, code: 'HTTP_TLS_ON_HTTP_LISTENER' });
     this.conn.log.warn(

@@ -26,11 +26,8 @@ export class HttpHopState {
   readonly log: Logger;
   readonly observer: ListenerObserver;
   readonly connections = new Set<SweptConnection>();
-  /**
-   * Where a connection that starts with the HTTP/2 preface goes (its bytes put back on the
-   * socket); null: nowhere, it is answered 505.
-   */
-  http2: ((conn: AcceptedConnection) => void) | null = null;
+  /** Where a connection that starts with the HTTP/2 preface goes (its bytes put back on the socket). */
+  readonly http2: (conn: AcceptedConnection) => void;
   /** Date.now() at the last sweep. */
   clock = Date.now();
   readonly interval: number;
@@ -48,8 +45,10 @@ export class HttpHopState {
     metrics: SidecarMetrics,
     log: Logger,
     observer: ListenerObserver,
+    http2: (conn: AcceptedConnection) => void,
   ) {
     this.observer = observer;
+    this.http2 = http2;
     this.config = config;
     this.appPort = appPort;
     this.metrics = metrics;

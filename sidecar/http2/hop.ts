@@ -11,8 +11,9 @@ import { sniffConnection } from './sniff.ts';
 
 export const createHttp2Hop: HopFactory = (ctx): Hop => {
   const observer = listenerObserver(ctx.listener, ctx.config, ctx.metrics);
-  const http1 = httpHop(ctx, false);
   const proxy = new Http2Proxy(ctx, observer);
+  // Its HTTP/1.1 connections never start with the preface (the sniff sent those to the proxy).
+  const http1 = httpHop(ctx, (conn) => proxy.handle(conn));
   /** Connections still being sniffed: closed at drain (they have sent no request yet). */
   const sniffing = new Set<() => void>();
   const timeoutMs = ctx.config.requestHeadTimeoutMs;
